@@ -1,0 +1,89 @@
+"""Carreau: a live wholesale exchange for short food supply chains."""
+from __future__ import annotations
+
+from flask import Flask, has_request_context, request, session
+from flask_login import current_user
+
+from exchange import config as config_module
+from exchange.extensions import babel, csrf, db, limiter, login_manager, migrate, rest_api, socketio
+
+
+def create_app(config: type | dict | None = None) -> Flask:
+    app = Flask(__name__, template_folder="../templates", static_folder="../static",
+                instance_path=str(config_module.INSTANCE))
+    configure(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errors(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, config: type | dict | None) -> None:
+    base = config_module.from_environment()
+    app.config.from_object(base)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    if app.config.get("CARREAU_ENV") == "production" or base is config_module.ProductionConfig:
+        config_module.ProductionConfig.check()
+    app.config["API_SPEC_OPTIONS"] = {
+        "info": {"description": "Carreau's public API (v1). See docs/api.md for the feed contract."},
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearerAuth": []}],
+    }
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        config_module.INSTANCE.mkdir(parents=True, exist_ok=True)
+
+
+def select_locale() -> str:
+    """The signed-in user's language, else the one chosen on the pages, else the browser's; French by default."""
+    languages = ["fr", "en"]
+    if not has_request_context():
+        return "fr"
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    if session.get("locale") in languages:
+        return session["locale"]
+    return request.accept_languages.best_match(languages) or "fr"
+
+
+def register_extensions(app: Flask) -> None:
+    from exchange.models import sqlite as sqlite_pragmas
+
+    db.init_app(app)
+    sqlite_pragmas.install(app)
+    migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(config_module.ROOT / "exchange" / "translations"))
+    limiter.init_app(app)
+    rest_api.init_app(app)
+    socketio.init_app(app, async_mode=app.config["SOCKETIO_ASYNC_MODE"], message_queue=app.config["REDIS_URL"],
+                      cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS", []))
+
+
+def register_blueprints(app: Flask) -> None:
+    from exchange.api import auth, farms, lots
+    from exchange.web import health
+
+    for module in (auth, farms, lots):
+        rest_api.register_blueprint(module.blp)
+        csrf.exempt(module.blp)  # bearer-token API; session callers are checked in api/access.py
+    app.register_blueprint(health.bp)
+
+
+def register_errors(app: Flask) -> None:
+    from exchange.api.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from exchange import cli
+
+    cli.register(app)

@@ -1,0 +1,214 @@
+"""Request and response schemas of the public API (v1)."""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from exchange.api.fields import Cents, Latitude, Longitude, PickupHours, Postcode, Quantity
+from exchange.models import CATEGORIES, LABELS, UNITS
+from exchange.models.types import utcnow
+
+Text = fields.String
+
+
+class BaseIn(Schema):
+    postcode = Postcode()
+    commune = Text(validate=validate.Length(1, 120))
+    lat = Latitude()
+    lon = Longitude()
+
+
+class BaseOut(Schema):
+    postcode = Text()
+    commune = Text()
+    insee = Text()
+    lat = fields.Float()
+    lon = fields.Float()
+
+
+class RegisterIn(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = Text(required=True, load_only=True, validate=validate.Length(max=256))
+    role = Text(required=True, validate=validate.OneOf(["producer", "trader"]))
+    name = Text(required=True, validate=validate.Length(1, 120))
+    phone = Text(validate=validate.Regexp(r"^\+?[0-9 .()-]{6,24}$", error="Not a phone number."))
+    locale = Text(validate=validate.OneOf(["fr", "en"]))
+    base = fields.Nested(BaseIn)
+
+
+class UserOut(Schema):
+    id = fields.Integer()
+    email = Text()
+    role = Text()
+    name = Text()
+    phone = Text(allow_none=True)
+    locale = Text()
+    base = fields.Nested(BaseOut, allow_none=True)
+    territory = fields.List(Text())
+    created_at = fields.AwareDateTime()
+
+
+class MePatch(Schema):
+    name = Text(validate=validate.Length(1, 120))
+    phone = Text(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 .()-]{6,24}$", error="Not a phone number."))
+    locale = Text(validate=validate.OneOf(["fr", "en"]))
+    password = Text(load_only=True, validate=validate.Length(max=256))
+    base = fields.Nested(BaseIn, allow_none=True)
+
+
+class TokenIn(Schema):
+    email = Text(required=True, validate=validate.Length(1, 254))
+    password = Text(required=True, load_only=True, validate=validate.Length(max=256))
+
+
+class TokenOut(Schema):
+    token = Text()
+    user = fields.Nested(UserOut)
+
+
+class FarmIn(Schema):
+    name = Text(required=True, validate=validate.Length(1, 120))
+    postcode = Postcode(required=True)
+    commune = Text(validate=validate.Length(1, 120))
+    lat = Latitude()
+    lon = Longitude()
+    siret = Text(allow_none=True, validate=validate.Length(max=20))
+    pickup_instructions = Text(allow_none=True, validate=validate.Length(max=2000))
+    pickup_hours = PickupHours()
+
+
+class FarmPatch(FarmIn):
+    """Any subset of a farm's fields (used with partial=True)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+
+class FarmOut(Schema):
+    id = fields.Integer()
+    owner_id = fields.Integer()
+    name = Text()
+    siret = Text(allow_none=True)
+    postcode = Text()
+    commune = Text()
+    insee = Text()
+    department = Text()
+    lat = fields.Float()
+    lon = fields.Float()
+    pickup_instructions = Text(allow_none=True)
+    pickup_hours = fields.Dict(keys=Text(), values=fields.List(Text()))
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class FarmBrief(Schema):
+    id = fields.Integer()
+    name = Text()
+    commune = Text()
+    postcode = Text()
+    department = Text()
+    lat = fields.Float()
+    lon = fields.Float()
+    pickup_hours = fields.Dict(keys=Text(), values=fields.List(Text()))
+    pickup_instructions = Text(allow_none=True)
+
+
+def _future(value):
+    if value <= utcnow():
+        raise ValidationError("Must be in the future.")
+
+
+class LotIn(Schema):
+    farm_id = fields.Integer(required=True, strict=True)
+    product = Text(required=True, validate=validate.Length(1, 120))
+    category = Text(required=True, validate=validate.OneOf(CATEGORIES))
+    unit = Text(required=True, validate=validate.OneOf(UNITS))
+    quantity = Quantity(required=True, strict_positive=True)
+    price_cents = Cents(required=True)
+    available_until = fields.AwareDateTime(required=True, validate=_future)
+    available_from = fields.AwareDateTime()
+    min_order = Quantity(allow_none=True, strict_positive=True)
+    labels = fields.List(Text(validate=validate.OneOf(LABELS)), validate=validate.Length(max=len(LABELS)))
+    description = Text(allow_none=True, validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _window(self, data, **kwargs):
+        start, end = data.get("available_from"), data.get("available_until")
+        if start and end and start >= end:
+            raise ValidationError("Must be before available_until.", "available_from")
+        if data.get("min_order") and data.get("quantity") and data["min_order"] > data["quantity"]:
+            raise ValidationError("Cannot exceed the quantity.", "min_order")
+
+
+class LotPatch(Schema):
+    product = Text(validate=validate.Length(1, 120))
+    category = Text(validate=validate.OneOf(CATEGORIES))
+    quantity_available = Quantity()
+    price_cents = Cents()
+    available_until = fields.AwareDateTime(validate=_future)
+    available_from = fields.AwareDateTime()
+    min_order = Quantity(allow_none=True, strict_positive=True)
+    labels = fields.List(Text(validate=validate.OneOf(LABELS)), validate=validate.Length(max=len(LABELS)))
+    description = Text(allow_none=True, validate=validate.Length(max=2000))
+
+
+class LotQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    lat = Latitude()
+    lon = Longitude()
+    radius_km = fields.Float(allow_nan=False, validate=validate.Range(0, 500, min_inclusive=False))
+    category = fields.List(Text(validate=validate.OneOf(CATEGORIES)))
+    q = Text(validate=validate.Length(1, 80))
+    max_price_cents = Cents(strict=False)
+    label = fields.List(Text(validate=validate.OneOf(LABELS)))
+    farm_id = fields.Integer()
+    status = fields.List(Text(validate=validate.OneOf(["published", "sold_out", "withdrawn", "expired"])))
+    sort = Text(validate=validate.OneOf(["distance", "price", "recent", "ending"]))
+
+    @validates_schema
+    def _centre(self, data, **kwargs):
+        if ("lat" in data) != ("lon" in data):
+            raise ValidationError("lat and lon go together.", "lon" if "lat" in data else "lat")
+        if "radius_km" in data and "lat" not in data:
+            raise ValidationError("radius_km needs lat and lon.", "radius_km")
+        if data.get("sort") == "distance" and "lat" not in data:
+            raise ValidationError("Sorting by distance needs lat and lon.", "sort")
+
+
+class LotOut(Schema):
+    id = fields.Integer()
+    farm_id = fields.Integer()
+    farm = fields.Nested(FarmBrief)
+    product = Text()
+    category = Text()
+    unit = Text()
+    quantity = Quantity(attribute="quantity_offered")
+    quantity_available = Quantity()
+    price_cents = fields.Integer()
+    min_order = Quantity(allow_none=True)
+    available_from = fields.AwareDateTime()
+    available_until = fields.AwareDateTime()
+    labels = fields.List(Text())
+    description = Text(allow_none=True)
+    status = Text()
+    lat = fields.Float()
+    lon = fields.Float()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    distance_km = fields.Float(dump_only=True, metadata={"description": "From the query's lat/lon, when given."})
+
+
+class ReservationOut(Schema):
+    id = fields.Integer()
+    lot_id = fields.Integer()
+    trader_id = fields.Integer()
+    quantity = Quantity()
+    price_cents = fields.Integer()
+    status = Text()
+    pickup_code = Text(metadata={"description": "Shown to the reserving trader only."})
+    pickup_at = fields.AwareDateTime(allow_none=True)
+    hold_expires_at = fields.AwareDateTime(allow_none=True)
+    distance_km = fields.Float(allow_none=True)
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()

@@ -1,0 +1,66 @@
+"""Operator commands: `flask --app wsgi users create`, `seed-demo`, ..."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+
+from exchange.domain import accounts
+from exchange.domain.errors import DomainError
+
+users = AppGroup("users", help="Accounts that nobody may register themselves (chambers, admins).")
+
+
+@users.command("create")
+@click.option("--role", type=click.Choice(["producer", "trader", "chamber", "admin"]), required=True)
+@click.option("--email", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", required=True)
+@click.option("--territory", default="", help="Department codes for a chamber, comma-separated: 46,82")
+def create_user(role: str, email: str, password: str, name: str, territory: str) -> None:
+    """Create an account of any role."""
+    departments = [code.strip().upper() for code in territory.split(",") if code.strip()]
+    if role == "chamber" and not departments:
+        raise click.UsageError("A chamber needs --territory (department codes, e.g. 46,82).")
+    try:
+        user = accounts.create_user(email=email, password=password, role=role, name=name, territory=departments)
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.message} {exc.errors or ''}".strip()) from None
+    click.echo(f"Created {user.role} #{user.id} {user.email}" + (f" for {','.join(departments)}" if departments else ""))
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--with-scheduler", is_flag=True, help="Also run the scheduled jobs in this process (one process only).")
+@with_appcontext
+def serve(host: str, port: int, with_scheduler: bool) -> None:
+    """Serve the site, the API and the live feed (development and `make run`; production uses gunicorn)."""
+    from flask import current_app
+
+    from exchange.extensions import socketio
+
+    app = current_app._get_current_object()
+    if with_scheduler:
+        from exchange import jobs
+
+        jobs.build(app).start()
+    click.echo(f"Carreau on http://{host}:{port}  (API docs: http://{host}:{port}/api/v1/docs)")
+    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler() -> None:
+    """Run the scheduled jobs in this process, in the foreground (exactly one such process in production)."""
+    from flask import current_app
+
+    from exchange import jobs
+
+    click.echo("Carreau scheduler running; Ctrl-C stops it.")
+    jobs.build(current_app._get_current_object(), blocking=True).start()
+
+
+def register(app: Flask) -> None:
+    for command in (users, serve, scheduler):
+        app.cli.add_command(command)

@@ -1,0 +1,189 @@
+"""Lots: posting, stock edits, withdrawal, and the lots-near query."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import selectinload
+
+from exchange.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from exchange.domain.farms import get_own_farm
+from exchange.extensions import db
+from exchange.feed import publish
+from exchange.geo.distance import bounding_box, distance_km
+from exchange.models import Lot, LotStatus, StockMovement, User
+from exchange.models.lots import OPEN_STATUSES
+from exchange.models.types import utcnow
+
+DEFAULT_RADIUS_KM = 30.0
+
+
+def get_lot(lot_id: int) -> Lot:
+    lot = db.session.get(Lot, lot_id)
+    if lot is None:
+        raise NotFound(_l("Lot introuvable."))
+    return lot
+
+
+def get_own_lot(user: User, lot_id: int) -> Lot:
+    """A lot its producer may change; another producer's lot is refused."""
+    lot = get_lot(lot_id)
+    if lot.farm.owner_id != user.id and not user.has_role("admin"):
+        raise Forbidden(_l("Ce lot n'est pas le vôtre."))
+    return lot
+
+
+def lock_lot(lot_id: int) -> Lot:
+    """Take the lot's write lock first, then read it: read-then-write is safe on SQLite and PostgreSQL.
+
+    The no-op UPDATE takes SQLite's write lock (or PostgreSQL's row lock) before anything is read,
+    so no concurrent reservation can slip between our read and our write.
+    """
+    db.session.execute(update(Lot).where(Lot.id == lot_id).values(id=Lot.id))
+    return db.session.get(Lot, lot_id, populate_existing=True)
+
+
+def _status_for_stock(lot: Lot) -> str:
+    if lot.status in OPEN_STATUSES:
+        return LotStatus.sold_out.value if lot.quantity_available == 0 else LotStatus.published.value
+    return lot.status
+
+
+def post_lot(producer: User, *, farm_id: int, quantity: Decimal, labels=None, **data) -> Lot:
+    """Put a lot on offer from one's own farm; traders watching around it hear of it at once."""
+    farm = get_own_farm(producer, farm_id)
+    now = utcnow()
+    lot = Lot(farm_id=farm.id, quantity_offered=quantity, quantity_available=quantity, lat=farm.lat, lon=farm.lon,
+              available_from=data.pop("available_from", None) or now, status=LotStatus.published.value,
+              created_at=now, **data)
+    lot.labels = labels or []
+    db.session.add(lot)
+    db.session.flush()
+    db.session.add(StockMovement(lot_id=lot.id, user_id=producer.id, delta_offered=quantity,
+                                 delta_available=quantity, reason="posted"))
+    publish.lot_event(lot, "published")
+    db.session.commit()
+    return lot
+
+
+def update_lot(producer: User, lot_id: int, changes: dict) -> Lot:
+    """Change a lot; setting the available quantity changes the offered quantity by as much."""
+    get_own_lot(producer, lot_id)
+    lot = lock_lot(lot_id)
+    if not lot.is_open:
+        raise Conflict(_l("Ce lot est clos (%(status)s) et ne peut plus être modifié.", status=lot.status),
+                       code="lot_closed")
+    if "quantity_available" in changes:
+        target = changes.pop("quantity_available")
+        delta = target - lot.quantity_available
+        if delta:
+            lot.quantity_available = target
+            lot.quantity_offered = lot.quantity_offered + delta
+            db.session.add(StockMovement(lot_id=lot.id, user_id=producer.id, delta_offered=delta,
+                                         delta_available=delta, reason="adjusted"))
+    if changes.get("min_order") is not None and changes["min_order"] > lot.quantity_offered:
+        raise InvalidInput(_l("La commande minimale dépasse la quantité proposée."),
+                           errors={"min_order": ["Cannot exceed the quantity offered."]})
+    if "labels" in changes:
+        lot.labels = changes.pop("labels")
+    for field, value in changes.items():
+        setattr(lot, field, value)
+    start, end = lot.available_from, lot.available_until
+    if start >= end:
+        raise InvalidInput(_l("Le début de la disponibilité doit précéder sa fin."),
+                           errors={"available_from": ["Must be before available_until."]})
+    before = lot.status
+    lot.status = _status_for_stock(lot)
+    lot.updated_at = utcnow()
+    event = {("published", "sold_out"): "sold_out", ("sold_out", "published"): "published"}.get(
+        (before, lot.status), "updated")
+    publish.lot_event(lot, event)
+    db.session.commit()
+    return lot
+
+
+def withdraw_lot(producer: User, lot_id: int) -> Lot:
+    """Take a lot off the exchange; it stays readable as withdrawn, its reservations are handled by their rules."""
+    get_own_lot(producer, lot_id)
+    lot = lock_lot(lot_id)
+    if lot.status == LotStatus.withdrawn.value:
+        return lot
+    lot.status = LotStatus.withdrawn.value
+    lot.updated_at = utcnow()
+    publish.lot_event(lot, "withdrawn")
+    db.session.commit()
+    return lot
+
+
+@dataclass
+class LotsPage:
+    items: list[Lot]
+    total: int
+
+
+def _filtered(query, *, category=None, q=None, max_price_cents=None, label=None, farm_id=None, status=None,
+              now: dt.datetime):
+    statuses = status or [LotStatus.published.value]
+    query = query.where(Lot.status.in_(statuses))
+    if set(statuses) & set(OPEN_STATUSES):
+        # An open lot past its end is no longer on offer, even before the closing job marks it expired.
+        query = query.where(or_(Lot.status.not_in(OPEN_STATUSES), Lot.available_until > now))
+    if category:
+        query = query.where(Lot.category.in_(category))
+    if q:
+        for word in q.split():
+            query = query.where(Lot.product.ilike(f"%{word}%"))
+    if max_price_cents is not None:
+        query = query.where(Lot.price_cents <= max_price_cents)
+    for one in label or ():
+        query = query.where(Lot.labels_text.like(f"%,{one},%"))
+    if farm_id is not None:
+        query = query.where(Lot.farm_id == farm_id)
+    return query
+
+
+_ORDER = {"price": (Lot.price_cents, Lot.id), "ending": (Lot.available_until, Lot.id),
+          "recent": (Lot.created_at.desc(), Lot.id.desc())}
+
+
+def lots_near(*, page: int, page_size: int, lat: float | None = None, lon: float | None = None,
+              radius_km: float | None = None, sort: str | None = None, **filters) -> LotsPage:
+    """Lots on offer, filtered; around a point, the box is cut in SQL and the circle checked exactly."""
+    now = utcnow()
+    if lat is None:
+        query = _filtered(select(Lot), now=now, **filters)
+        total = db.session.scalar(select(db.func.count()).select_from(query.subquery()))
+        items = db.session.scalars(query.options(selectinload(Lot.farm)).order_by(*_ORDER[sort or "recent"])
+                                   .limit(page_size).offset((page - 1) * page_size)).all()
+        return LotsPage(list(items), total)
+
+    radius_km = radius_km or DEFAULT_RADIUS_KM
+    min_lat, max_lat, min_lon, max_lon = bounding_box(lat, lon, radius_km)
+    columns = select(Lot.id, Lot.lat, Lot.lon, Lot.price_cents, Lot.available_until, Lot.created_at)
+    boxed = _filtered(columns, now=now, **filters).where(Lot.lat.between(min_lat, max_lat),
+                                                         Lot.lon.between(min_lon, max_lon))
+    hits = []
+    for row in db.session.execute(boxed):
+        d = distance_km(lat, lon, row.lat, row.lon)
+        if d <= radius_km:
+            hits.append((row, d))
+    keys = {
+        "distance": lambda h: (h[1], h[0].id),
+        "price": lambda h: (h[0].price_cents, h[0].id),
+        "ending": lambda h: (h[0].available_until, h[0].id),
+        "recent": lambda h: (-h[0].created_at.timestamp(), -h[0].id),
+    }
+    hits.sort(key=keys[sort or "distance"])
+    window = hits[(page - 1) * page_size: page * page_size]
+    distances = {row.id: d for row, d in window}
+    loaded = {lot.id: lot for lot in db.session.scalars(
+        select(Lot).where(Lot.id.in_(distances)).options(selectinload(Lot.farm)))}
+    items = []
+    for row, d in window:
+        lot = loaded[row.id]
+        lot.distance_km = round(d, 2)
+        items.append(lot)
+    return LotsPage(items, len(hits))

@@ -1,0 +1,74 @@
+"""Scheduled jobs: thin functions that call domain services, run by exactly one process.
+
+`flask scheduler` runs them in a process of their own (production); `flask serve --with-scheduler`
+hosts them beside a single web process (`make run`). Web processes started by gunicorn never do.
+Every job is idempotent: run twice, or after a crash, it does the same as once.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    func: Callable[[], object]
+    trigger: str
+    options: dict
+
+
+JOBS: dict[str, Job] = {}
+
+
+def job(name: str, trigger: str = "interval", **options):
+    """Register a job; `options` are APScheduler trigger arguments (seconds=60, hour=2, ...)."""
+
+    def register(func):
+        JOBS[name] = Job(func, trigger, options)
+        return func
+
+    return register
+
+
+def _in_app(app: Flask, name: str, func: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        with app.app_context():
+            try:
+                result = func()
+                if result:
+                    log.info("job %s: %s", name, result)
+            except Exception:  # a failed run is logged; the next run tries again
+                log.exception("job %s failed", name)
+                from exchange.extensions import db
+                db.session.rollback()
+
+    return run
+
+
+def build(app: Flask, *, blocking: bool = False):
+    """A scheduler with every registered job, each wrapped in an app context."""
+    _load_job_modules()
+    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
+    for name, spec in JOBS.items():
+        scheduler.add_job(_in_app(app, name, spec.func), spec.trigger, id=name, name=name,
+                          coalesce=True, max_instances=1, replace_existing=True, **spec.options)
+    return scheduler
+
+
+def _load_job_modules() -> None:
+    """Modules that register jobs with @job (imported here so that registration happens once)."""
+    import importlib
+
+    for module in ("exchange.domain.jobs",):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise

@@ -1,0 +1,24 @@
+"""SQLite settings that make the embedded database safe under concurrent requests."""
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import event
+
+from exchange.extensions import db
+
+
+def install(app: Flask) -> None:
+    """WAL (readers never block the writer), a busy timeout instead of 'database is locked', foreign keys on."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()

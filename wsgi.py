@@ -1,0 +1,4 @@
+"""Entry point for `flask --app wsgi` and WSGI servers: `gunicorn wsgi:app`."""
+from exchange import create_app
+
+app = create_app()

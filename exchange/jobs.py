@@ -54,7 +54,6 @@ def _in_app(app: Flask, name: str, func: Callable[[], object]) -> Callable[[], N
 
 def build(app: Flask, *, blocking: bool = False):
     """A scheduler with every registered job, each wrapped in an app context."""
-    _load_job_modules()
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
     for name, spec in JOBS.items():
         scheduler.add_job(_in_app(app, name, spec.func), spec.trigger, id=name, name=name,
@@ -62,13 +61,5 @@ def build(app: Flask, *, blocking: bool = False):
     return scheduler
 
 
-def _load_job_modules() -> None:
-    """Modules that register jobs with @job (imported here so that registration happens once)."""
-    import importlib
-
-    for module in ("exchange.domain.jobs",):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+# --- the jobs ------------------------------------------------------------------------------------
+# Each is a thin call into a domain service, registered with @job(name, trigger, **trigger_args).

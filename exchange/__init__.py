@@ -50,6 +50,7 @@ def select_locale() -> str:
 
 
 def register_extensions(app: Flask) -> None:
+    from exchange.geo import places
     from exchange.models import sqlite as sqlite_pragmas
 
     db.init_app(app)
@@ -63,6 +64,7 @@ def register_extensions(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(config_module.ROOT / "exchange" / "translations"))
     limiter.init_app(app)
     rest_api.init_app(app)
+    places.install_geocoder(app)
     socketio.init_app(app, async_mode=app.config["SOCKETIO_ASYNC_MODE"], message_queue=app.config["REDIS_URL"],
                       cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS", []))
 

@@ -66,6 +66,8 @@ class TokenOut(Schema):
 
 class FarmIn(Schema):
     name = Text(required=True, validate=validate.Length(1, 120))
+    address = Text(allow_none=True, validate=validate.Length(max=200),
+                   metadata={"description": "Street address; placed at street level when GEOCODER=ban."})
     postcode = Postcode(required=True)
     commune = Text(validate=validate.Length(1, 120))
     lat = Latitude()
@@ -87,6 +89,7 @@ class FarmOut(Schema):
     owner_id = fields.Integer()
     name = Text()
     siret = Text(allow_none=True)
+    address = Text(allow_none=True)
     postcode = Text()
     commune = Text()
     insee = Text()

@@ -71,12 +71,13 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from exchange.api import auth, farms, lots, places
-    from exchange.web import health
+    from exchange.web import health, pages
 
     for module in (auth, farms, lots, places):
         rest_api.register_blueprint(module.blp)
         csrf.exempt(module.blp)  # bearer-token API; session callers are checked in api/access.py
     app.register_blueprint(health.bp)
+    pages.register(app)
 
 
 def register_errors(app: Flask) -> None:

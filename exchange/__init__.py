@@ -83,7 +83,10 @@ class DatabaseId(IntegerConverter):
 
 
 def register_blueprints(app: Flask) -> None:
+    from exchange.api.access import check_api_access
+
     app.url_map.converters["int"] = DatabaseId
+    app.before_request(check_api_access)
     from exchange.api import auth, farms, lots, places
     from exchange.web import health
 

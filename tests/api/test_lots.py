@@ -137,3 +137,12 @@ def test_openapi_and_health(client):
     assert spec.status_code == 200
     assert "/api/v1/lots/{lot_id}" in spec.json["paths"]
     assert client.get("/healthz").json == {"status": "ok", "database": True}
+
+
+def test_strangers_learn_nothing_from_validation(client, login_as):
+    """Anonymous callers get 401 and wrong roles 403 before their body is even read."""
+    assert client.post(f"{API}/lots", json={}).status_code == 401
+    assert client.post(f"{API}/farms", json={"name": 1}).status_code == 401
+    _, trader = login_as("trader")
+    assert client.post(f"{API}/lots", json={}, headers=trader).status_code == 403
+    assert client.post(f"{API}/farms", json={}, headers=trader).status_code == 403

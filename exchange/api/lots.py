@@ -4,7 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from exchange.api import PAGINATION
-from exchange.api.access import signed_in, with_role
+from exchange.api.access import roles, signed_in, with_role
 from exchange.api.schemas import LotIn, LotOut, LotPatch, LotQuery, StockStepIn
 from exchange.domain import lots
 
@@ -23,6 +23,7 @@ class Lots(MethodView):
         pagination_parameters.item_count = found.total
         return found.items
 
+    @roles("producer")
     @blp.arguments(LotIn)
     @blp.response(201, LotOut)
     def post(self, data):
@@ -38,6 +39,7 @@ class LotById(MethodView):
         signed_in()
         return lots.get_lot(lot_id)
 
+    @roles("producer", "admin")
     @blp.arguments(LotPatch)
     @blp.response(200, LotOut)
     def patch(self, data, lot_id):
@@ -52,6 +54,7 @@ class LotById(MethodView):
 
 @blp.route("/lots/<int:lot_id>/stock")
 class LotStock(MethodView):
+    @roles("producer", "admin")
     @blp.arguments(StockStepIn)
     @blp.response(200, LotOut)
     def post(self, data, lot_id):

@@ -58,7 +58,7 @@
       });
     }
     return send().then(function (result) {
-      if (result.status === 400 && result.data && result.data.code === "csrf") {
+      if (result.status === 400 && result.data && result.data.error === "csrf") {
         return refreshCsrfToken().then(function (fresh) { return fresh ? send() : result; });
       }
       return result;

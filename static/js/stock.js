@@ -118,7 +118,7 @@
         queue.shift();
         save();
         showError(entry.lotId, C.t("rejected") + " : " + ((result.data && result.data.message) || result.status));
-        if (result.data && result.data.code === "lot_closed") {
+        if (result.data && result.data.error === "lot_closed") {
           var node = card(entry.lotId);
           if (node) node.querySelectorAll(".stepper button").forEach(function (b) { b.disabled = true; });
         }

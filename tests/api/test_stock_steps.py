@@ -54,5 +54,5 @@ def test_steps_are_refused_for_closed_lots_others_lots_and_bad_bodies(client, lo
                        headers=headers | {"Idempotency-Key": "k" * 81}).status_code == 400
     client.delete(f"{API}/lots/{lot.id}", headers=headers)
     r = client.post(f"{API}/lots/{lot.id}/stock", json={"delta": 1}, headers=headers)
-    assert r.status_code == 409 and r.json["code"] == "lot_closed"
+    assert r.status_code == 409 and r.json["error"] == "lot_closed"
     assert client.post(f"{API}/lots/999999/stock", json={"delta": 1}, headers=headers).status_code == 404

@@ -7,7 +7,7 @@ def test_session_calls_need_the_csrf_header(browser, make_user, make_farm, make_
     lot = make_lot(make_farm(producer), quantity=10)
     browser.sign_in(producer.email)
     r = browser.client.post(f"/api/v1/lots/{lot.id}/stock", json={"delta": 1})
-    assert r.status_code == 400 and r.json["code"] == "csrf"
+    assert r.status_code == 400 and r.json["error"] == "csrf"
     token = csrf_from(browser.get("/producer/lots").text)
     r = browser.client.post(f"/api/v1/lots/{lot.id}/stock", json={"delta": 1}, headers={"X-CSRFToken": token})
     assert r.status_code == 200 and r.json["quantity_available"] == 11

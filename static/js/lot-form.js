@@ -22,7 +22,10 @@
   var suggestions = {};
   data.suggestions.forEach(function (item) { suggestions[item.product.toLowerCase()] = item; });
 
-  function decimalText(value) { return C.number(value).replace(/\u202f|\u00a0/g, ""); }
+  var lang = C.lang === "en" ? "en-GB" : "fr-FR";
+  var plain = new Intl.NumberFormat(lang, { maximumFractionDigits: 3, useGrouping: false });
+  var euros = new Intl.NumberFormat(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2, useGrouping: false });
+  function decimalText(value) { return plain.format(value); }
 
   function recall() {
     var key = product.value.trim().toLowerCase();
@@ -32,7 +35,7 @@
       if (!touched.category) category.value = known.category;
       if (!touched.unit) unit.value = known.unit;
       if (!touched.price || price.value === filledPrice) {
-        price.value = decimalText(known.price_cents / 100);
+        price.value = euros.format(known.price_cents / 100);
         filledPrice = price.value;
         touched.price = false;
       }
@@ -40,7 +43,7 @@
       form.querySelectorAll('[name="labels"]').forEach(function (box) {
         box.checked = known.labels.indexOf(box.value) !== -1;
       });
-      var day = new Intl.DateTimeFormat(C.lang === "en" ? "en-GB" : "fr-FR",
+      var day = new Intl.DateTimeFormat(lang,
         { day: "2-digit", month: "2-digit", year: "numeric", timeZone: "Europe/Paris" }).format(new Date(known.posted_at));
       hint.textContent = C.t("last_price", { price: C.unitPrice(known.price_cents, known.unit), date: day });
       hint.hidden = false;

@@ -61,6 +61,25 @@ def scheduler() -> None:
     jobs.build(current_app._get_current_object(), blocking=True).start()
 
 
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has accounts.")
+@with_appcontext
+def seed_demo(if_empty: bool) -> None:
+    """Fill the database with the demo region around Cahors (deterministic)."""
+    from exchange.demo import seed
+
+    if seed.is_seeded():
+        if if_empty:
+            click.echo("Database already has data: demo not seeded again.")
+            return
+        raise click.ClickException("The database is not empty; seed-demo only fills an empty one.")
+    created = seed.seed()
+    click.echo(f"Demo: {created['farms']} farms, {created['traders']} traders, {created['lots']} lots on offer.")
+    click.echo(f"Demo logins (password {created['password']!r}):")
+    for role, email in created["logins"].items():
+        click.echo(f"  {role:9} {email}")
+
+
 @click.command("check-integrity")
 @with_appcontext
 def check_integrity() -> None:
@@ -77,5 +96,5 @@ def check_integrity() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (users, serve, scheduler, check_integrity):
+    for command in (users, serve, scheduler, seed_demo, check_integrity):
         app.cli.add_command(command)

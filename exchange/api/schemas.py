@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from exchange.api.fields import Cents, Latitude, Longitude, PickupHours, Postcode, Quantity
+from exchange.api.fields import Cents, Latitude, Longitude, PickupHours, Postcode, Quantity, Text
 from exchange.models import CATEGORIES, LABELS, UNITS
 from exchange.models.types import utcnow
 
-Text = fields.String
 
 
 class BaseIn(Schema):
@@ -72,7 +71,7 @@ class FarmIn(Schema):
     lat = Latitude()
     lon = Longitude()
     siret = Text(allow_none=True, validate=validate.Length(max=20))
-    pickup_instructions = Text(allow_none=True, validate=validate.Length(max=2000))
+    pickup_instructions = Text(allow_none=True, multiline=True, validate=validate.Length(max=2000))
     pickup_hours = PickupHours()
 
 
@@ -128,7 +127,7 @@ class LotIn(Schema):
     available_from = fields.AwareDateTime()
     min_order = Quantity(allow_none=True, strict_positive=True)
     labels = fields.List(Text(validate=validate.OneOf(LABELS)), validate=validate.Length(max=len(LABELS)))
-    description = Text(allow_none=True, validate=validate.Length(max=2000))
+    description = Text(allow_none=True, multiline=True, validate=validate.Length(max=2000))
 
     @validates_schema
     def _window(self, data, **kwargs):
@@ -148,7 +147,7 @@ class LotPatch(Schema):
     available_from = fields.AwareDateTime()
     min_order = Quantity(allow_none=True, strict_positive=True)
     labels = fields.List(Text(validate=validate.OneOf(LABELS)), validate=validate.Length(max=len(LABELS)))
-    description = Text(allow_none=True, validate=validate.Length(max=2000))
+    description = Text(allow_none=True, multiline=True, validate=validate.Length(max=2000))
 
 
 class LotQuery(Schema):

@@ -98,5 +98,6 @@ def pickup_qr(reservation_id):
     """The pickup code as a QR code, for the reserving trader's screen."""
     code = reservations.pickup_code_for(reservation_id, with_role("trader"))
     out = io.BytesIO()
-    segno.make(code, error="m").save(out, kind="svg", scale=8, border=2, title=f"Carreau {code}")
+    # A full QR code (not a Micro QR, which many phone readers ignore), medium error correction for worn screens.
+    segno.make_qr(code, error="m").save(out, kind="svg", scale=8, border=2, title=f"Carreau {code}")
     return Response(out.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "private, no-store"})

@@ -107,3 +107,11 @@ class PickupHours(fields.Dict):
         if errors:
             raise ValidationError(errors)
         return {day: sorted(slots) for day, slots in hours.items() if slots}
+
+
+MAX_ID = 2**31 - 1
+
+
+def Id(**kwargs) -> fields.Integer:
+    """A reference to a row: a positive integer that fits the database."""
+    return fields.Integer(validate=validate.Range(1, MAX_ID), **kwargs)

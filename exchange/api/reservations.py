@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from exchange.api import PAGINATION
-from exchange.api.access import signed_in, with_role
+from exchange.api.access import roles, signed_in, with_role
 from exchange.api.schemas import CollectIn, ReservationDetail, ReservationIn, ReservationOut, ReservationQuery
 from exchange.domain import reservations
 from exchange.models import Reservation, User
@@ -26,6 +26,7 @@ def shown_to(user: User, reservation: Reservation) -> Reservation:
 
 @blp.route("/lots/<int:lot_id>/reservations")
 class LotReservations(MethodView):
+    @roles("trader")
     @blp.arguments(ReservationIn)
     @blp.response(201, ReservationOut)
     @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 80},
@@ -62,6 +63,7 @@ class ReservationById(MethodView):
 
 
 @blp.route("/reservations/<int:reservation_id>/confirm", methods=["POST"])
+@roles("producer")
 @blp.response(200, ReservationOut)
 def confirm(reservation_id):
     """The producer accepts a pending hold (409 once it has ended or expired)."""
@@ -69,6 +71,7 @@ def confirm(reservation_id):
 
 
 @blp.route("/reservations/<int:reservation_id>/decline", methods=["POST"])
+@roles("producer")
 @blp.response(200, ReservationOut)
 def decline(reservation_id):
     """The producer refuses a pending hold; the quantity is on offer again."""
@@ -76,6 +79,7 @@ def decline(reservation_id):
 
 
 @blp.route("/reservations/<int:reservation_id>/cancel", methods=["POST"])
+@roles("trader")
 @blp.response(200, ReservationOut)
 def cancel(reservation_id):
     """The trader gives up a pending or confirmed reservation before its pickup time."""
@@ -84,6 +88,7 @@ def cancel(reservation_id):
 
 
 @blp.route("/reservations/<int:reservation_id>/collect", methods=["POST"])
+@roles("producer")
 @blp.arguments(CollectIn)
 @blp.response(200, ReservationOut)
 def collect(data, reservation_id):
@@ -92,6 +97,7 @@ def collect(data, reservation_id):
 
 
 @blp.route("/reservations/<int:reservation_id>/qr.svg")
+@roles("trader")
 @blp.doc(responses={"200": {"description": "The pickup code as a QR code (its content is the code itself)",
                             "content": {"image/svg+xml": {"schema": {"type": "string"}}}}})
 def pickup_qr(reservation_id):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from exchange.api.fields import Cents, Latitude, Longitude, PickupHours, Postcode, Quantity, Text
+from exchange.api.fields import Cents, Id, Latitude, Longitude, PickupHours, Postcode, Quantity, Text
 from exchange.models import CATEGORIES, LABELS, UNITS
 from exchange.models.types import utcnow
 
@@ -66,6 +66,8 @@ class TokenOut(Schema):
 
 class FarmIn(Schema):
     name = Text(required=True, validate=validate.Length(1, 120))
+    address = Text(allow_none=True, validate=validate.Length(max=200),
+                   metadata={"description": "Street address; placed at street level when GEOCODER=ban."})
     postcode = Postcode(required=True)
     commune = Text(validate=validate.Length(1, 120))
     lat = Latitude()
@@ -87,6 +89,7 @@ class FarmOut(Schema):
     owner_id = fields.Integer()
     name = Text()
     siret = Text(allow_none=True)
+    address = Text(allow_none=True)
     postcode = Text()
     commune = Text()
     insee = Text()
@@ -117,7 +120,7 @@ def _future(value):
 
 
 class LotIn(Schema):
-    farm_id = fields.Integer(required=True, strict=True)
+    farm_id = Id(required=True, strict=True)
     product = Text(required=True, validate=validate.Length(1, 120))
     category = Text(required=True, validate=validate.OneOf(CATEGORIES))
     unit = Text(required=True, validate=validate.OneOf(UNITS))
@@ -161,7 +164,7 @@ class LotQuery(Schema):
     q = Text(validate=validate.Length(1, 80))
     max_price_cents = Cents(strict=False)
     label = fields.List(Text(validate=validate.OneOf(LABELS)))
-    farm_id = fields.Integer()
+    farm_id = Id()
     status = fields.List(Text(validate=validate.OneOf(["published", "sold_out", "withdrawn", "expired"])))
     sort = Text(validate=validate.OneOf(["distance", "price", "recent", "ending"]))
 

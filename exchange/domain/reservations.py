@@ -200,7 +200,7 @@ def _why_not(lot_id: int, quantity: Decimal, now: dt.datetime) -> DomainError:
                            min=_number(lot.min_order), unit=lot.unit),
                         code="under_min_order", extra={"min_order": float(lot.min_order)})
     return Conflict(_l("Stock insuffisant : il reste %(left)s %(unit)s.", left=_number(available), unit=lot.unit),
-                    code="insufficient_stock", extra={"quantity_available": float(available)})
+                    code="stock_short", extra={"quantity_available": float(available)})
 
 
 def _number(value: Decimal) -> str:

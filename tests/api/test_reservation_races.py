@@ -63,7 +63,7 @@ def test_sixty_traders_for_twenty_five_units(app, db, crowd):
     answers = race(app, [reserve_one(h) for h in trader_headers])
     statuses = Counter(r.status_code for r in answers)
     assert statuses == {201: 25, 409: 35}, statuses
-    assert all(r.json["code"] == "insufficient_stock" for r in answers if r.status_code == 409)
+    assert all(r.json["error"] == "stock_short" for r in answers if r.status_code == 409)
     db.session.expire_all()
     lot = db.session.get(Lot, lot.id)
     assert lot.quantity_available == 0 and lot.status == "sold_out"

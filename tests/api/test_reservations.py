@@ -65,7 +65,7 @@ def test_reserve_confirm_collect(client, market, db):
     r = act(client, m, res["id"], "confirm")
     assert r.status_code == 200 and r.json["status"] == "confirmed" and "pickup_code" not in r.json
     r = act(client, m, res["id"], "collect", code="ZZZZZZ" if code != "ZZZZZZ" else "YYYYYY")
-    assert r.status_code == 422 and r.json["code"] == "wrong_pickup_code" and r.json["attempts_left"] == 4
+    assert r.status_code == 422 and r.json["error"] == "wrong_pickup_code" and r.json["attempts_left"] == 4
     r = act(client, m, res["id"], "collect", code=code.lower()[:3] + " " + code.lower()[3:])  # as typed on a phone
     assert r.status_code == 200 and r.json["status"] == "collected" and r.json["closed_at"]
 
@@ -125,7 +125,7 @@ def test_every_transition_and_every_forbidden_one(client, market, db, state, act
         assert lot_row(db, market.lot.id).quantity_available == before + (2 if gives_back else 0)
     else:
         assert r.status_code == 409, r.json
-        assert r.json["code"] == "invalid_transition" and r.json["reservation_status"] == state
+        assert r.json["error"] == "invalid_transition" and r.json["reservation_status"] == state
         assert lot_row(db, market.lot.id).quantity_available == before
     assert check_integrity() == []
 
@@ -151,7 +151,7 @@ def test_the_last_units_sell_the_lot_out_and_a_cancel_puts_it_back(client, marke
     lot = lot_row(db, m.lot.id)
     assert lot.status == "sold_out" and lot.quantity_available == 0
     r = reserve(client, m, 1, headers=m.other_trader_headers)
-    assert r.status_code == 409 and r.json["code"] == "insufficient_stock" and r.json["quantity_available"] == 0
+    assert r.status_code == 409 and r.json["error"] == "stock_short" and r.json["quantity_available"] == 0
     assert act(client, m, first["id"], "cancel").status_code == 200
     lot = lot_row(db, m.lot.id)
     assert lot.status == "published" and lot.quantity_available == 30
@@ -162,11 +162,11 @@ def test_the_last_units_sell_the_lot_out_and_a_cancel_puts_it_back(client, marke
 def test_short_stock_and_minimum_order_are_409_with_a_clear_message(client, market, db):
     m = market
     r = reserve(client, m, 31)
-    assert r.status_code == 409 and r.json["code"] == "insufficient_stock"
+    assert r.status_code == 409 and r.json["error"] == "stock_short"
     assert r.json["quantity_available"] == 30 and "Stock insuffisant" in r.json["message"] and "30" in r.json["message"]
     small = m.make_lot(m.farm, quantity=12, min_order=Decimal(5))
     r = reserve(client, m, 4, lot=small)
-    assert r.status_code == 409 and r.json["code"] == "under_min_order" and r.json["min_order"] == 5
+    assert r.status_code == 409 and r.json["error"] == "under_min_order" and r.json["min_order"] == 5
     assert reserve(client, m, 9, lot=small).status_code == 201
     # The last 3 are under the minimum but are the whole remainder: they can be taken.
     assert reserve(client, m, 3, lot=small).status_code == 201
@@ -179,13 +179,13 @@ def test_closed_lots_cannot_be_reserved(client, market, db):
     m = market
     assert client.delete(f"{API}/lots/{m.lot.id}", headers=m.producer_headers).status_code == 204
     r = reserve(client, m, 1)
-    assert r.status_code == 409 and r.json["code"] == "lot_closed"
+    assert r.status_code == 409 and r.json["error"] == "lot_closed"
     past = m.make_lot(m.farm)
     db.session.execute(Lot.__table__.update().where(Lot.id == past.id).values(
         available_until=dt.datetime.now(UTC) - dt.timedelta(minutes=1)))
     db.session.commit()
     r = reserve(client, m, 1, lot=past)
-    assert r.status_code == 409 and r.json["code"] == "lot_closed"
+    assert r.status_code == 409 and r.json["error"] == "lot_closed"
     assert client.post(f"{API}/lots/99999/reservations", json={"quantity": 1},
                        headers=m.trader_headers).status_code == 404
 
@@ -206,7 +206,7 @@ def test_pickup_time_must_fall_in_the_farms_hours_and_the_lots_window(client, ma
 
     tuesday_14 = tuesday_9.replace(hour=14)
     r = reserve(client, m, 1, lot=lot, pickup_at=tuesday_14.isoformat())
-    assert r.status_code == 422 and r.json["code"] == "pickup_unavailable" and "pickup_at" in r.json["errors"]
+    assert r.status_code == 422 and r.json["error"] == "pickup_unavailable" and "pickup_at" in r.json["errors"]
     assert dt.datetime.fromisoformat(r.json["next_slot"]) == tuesday_9.replace(hour=8) + dt.timedelta(days=7)
 
     r = reserve(client, m, 1, lot=lot, pickup_at=(tuesday_9 + dt.timedelta(days=35)).isoformat())
@@ -228,7 +228,7 @@ def test_a_retried_request_returns_the_same_reservation(client, market, db):
     assert again.json == first.json
     assert lot_row(db, m.lot.id).quantity_available == 26
     r = reserve(client, m, 5, headers=m.trader_headers | key)
-    assert r.status_code == 422 and r.json["code"] == "idempotency_key_reused"
+    assert r.status_code == 422 and r.json["error"] == "idempotency_key_reused"
     # Keys belong to a trader: another trader's identical key is another reservation.
     other = reserve(client, m, 4, headers=m.other_trader_headers | key)
     assert other.status_code == 201 and other.json["id"] != first.json["id"]
@@ -243,6 +243,8 @@ def test_who_may_do_what(client, market, login_as, make_farm, token_for):
     make_farm(neighbour)
     _, chamber = login_as("chamber")
     assert reserve(client, m, 1, headers=m.producer_headers).status_code == 403
+    assert reserve(client, m, "nonsense", headers=m.producer_headers).status_code == 403  # role before body
+    assert client.post(f"{API}/lots/{m.lot.id}/reservations", json={"quantity": 1}).status_code == 401
     assert act(client, m, res["id"], "confirm", headers=m.trader_headers).status_code == 403
     assert act(client, m, res["id"], "cancel", headers=m.producer_headers).status_code == 403
     assert act(client, m, res["id"], "confirm", headers=other_producer).status_code == 404

@@ -13,7 +13,7 @@ def test_an_oversized_body_is_refused_with_413_json(client, login_as):
     _, headers = login_as("producer")
     r = client.post(f"{API}/farms", data=b"{" + b" " * (2 * 1024 * 1024) + b"}",
                     headers=headers | {"Content-Type": "application/json"})
-    assert r.status_code == 413 and r.json["code"] == "too_large"
+    assert r.status_code == 413 and r.json["error"] == "too_large"
 
 
 @pytest.mark.parametrize("body", [

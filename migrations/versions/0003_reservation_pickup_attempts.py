@@ -1,7 +1,7 @@
 """reservations: count wrong pickup codes and lock collection after too many
 
-Revision ID: 0002_reservation_pickup_attempts
-Revises: 0001
+Revision ID: 0003_reservation_pickup_attempts
+Revises: 0002
 """
 from alembic import op
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import exchange.models.types
 
 
-revision = '0002_reservation_pickup_attempts'
-down_revision = '0001'
+revision = '0003_reservation_pickup_attempts'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

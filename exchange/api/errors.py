@@ -71,7 +71,10 @@ def register_error_handlers(app: Flask) -> None:
             if page is not None:
                 return page
         body = error_body(exc.status, code=exc.code, message=exc.message, errors=exc.errors, **exc.extra)
-        return jsonify(body), exc.status
+        response = jsonify(body)
+        if "retry_after_s" in exc.extra:
+            response.headers["Retry-After"] = str(exc.extra["retry_after_s"])
+        return response, exc.status
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):

@@ -1,14 +1,14 @@
 """stock steps from phones carry a request key, so that a retried step is applied once
 
-Revision ID: 0003_stock_step_keys
-Revises: 0002
+Revision ID: 0004_stock_step_keys
+Revises: 0003_reservation_pickup_attempts
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003_stock_step_keys'
-down_revision = '0002'
+revision = '0004_stock_step_keys'
+down_revision = '0003_reservation_pickup_attempts'
 branch_labels = None
 depends_on = None
 

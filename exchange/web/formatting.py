@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask import Flask
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, format_time, get_locale
@@ -31,13 +31,22 @@ def quantity(value: Decimal | float | int | None, unit: str | None = None) -> st
     """12,5 kg; units are translated, quantities lose needless trailing zeros."""
     if value is None:
         return ""
-    text = format_decimal(Decimal(str(value)).normalize() if not isinstance(value, int) else value)
-    return f"{text}\u00a0{labels.UNIT_LABELS.get(unit, unit)}" if unit else text
+    number = Decimal(str(value))
+    text = format_decimal(number.normalize() if not isinstance(value, int) else value)
+    return f"{text}\u00a0{labels.unit_label(unit, number, _language())}" if unit else text
 
 
 def unit_price(cents: int | None, unit: str | None) -> str:
     """2,80 € / kg."""
     return f"{money(cents)}\u00a0/\u00a0{labels.UNIT_LABELS.get(unit, unit)}" if cents is not None else ""
+
+
+def amount(quantity: Decimal | None, cents: int | None) -> str:
+    """What a quantity at a unit price comes to, to the cent (half up, as on an invoice)."""
+    if quantity is None or cents is None:
+        return ""
+    total = (Decimal(str(quantity)) * cents).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return money(int(total))
 
 
 def date(value: dt.date | dt.datetime | None) -> str:
@@ -72,7 +81,7 @@ def iso(value: dt.datetime | None) -> str:
 
 
 def register(app: Flask) -> None:
-    for name, func in {"money": money, "quantity": quantity, "unit_price": unit_price, "date": date, "time": time,
+    for name, func in {"money": money, "quantity": quantity, "unit_price": unit_price, "amount": amount, "date": date, "time": time,
                        "datetime": datetime, "day_time": day_time, "distance": distance, "iso": iso}.items():
         app.add_template_filter(func, name)
     app.jinja_env.globals.update(

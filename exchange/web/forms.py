@@ -132,6 +132,8 @@ class FarmForm(FlaskForm):
         DataRequired(REQUIRED), Regexp(r"^\d{5}$", message=_l("Un code postal compte cinq chiffres."))],
         render_kw={"inputmode": "numeric", "autocomplete": "postal-code", "maxlength": 5})
     commune = StringField(_l("Commune"), validators=[Optional(), Length(max=120)])
+    address = StringField(_l("Adresse (facultatif)"), validators=[Optional(), Length(max=200)],
+                          render_kw={"autocomplete": "street-address"})
     lat = HiddenField()
     lon = HiddenField()
     siret = StringField(_l("SIRET (facultatif)"), validators=[Optional(), Length(max=20)],
@@ -237,3 +239,11 @@ class StockStepForm(FlaskForm):
     delta = StringField(validators=[Optional(), Regexp(r"^[+-]?\d+$")])
     sold_out = HiddenField()
     key = HiddenField(validators=[Optional(), Length(max=80)])
+
+
+class CollectForm(FlaskForm):
+    """The code the trader shows at the farm (typed, or read from the QR code by the trader's screen)."""
+
+    code = StringField(_l("Code de retrait"), validators=[DataRequired(REQUIRED), Length(max=32)],
+                       render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false",
+                                  "placeholder": "ABC234"})

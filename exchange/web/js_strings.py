@@ -37,7 +37,8 @@ def js_strings() -> dict[str, str]:
 
 def js_labels() -> dict[str, dict[str, str]]:
     """Names of the API's machine values (units, statuses, categories) in the page's language."""
-    return {"units": labels.as_strings(labels.UNIT_LABELS), "categories": labels.as_strings(labels.CATEGORY_LABELS),
+    return {"units": labels.as_strings(labels.UNIT_LABELS), "units_plural": labels.as_strings(labels.UNIT_PLURALS),
+            "categories": labels.as_strings(labels.CATEGORY_LABELS),
             "lot_status": labels.as_strings(labels.LOT_STATUS_LABELS),
             "reservation_status": labels.as_strings(labels.RESERVATION_STATUS_LABELS),
             "label": labels.as_strings(labels.LABEL_LABELS)}

@@ -24,6 +24,25 @@ UNIT_LABELS = {
     "crate": _l("cagette"),
 }
 
+UNIT_PLURALS = {
+    "kg": _l("kg"),
+    "piece": _l("pièces"),
+    "bunch": _l("bottes"),
+    "litre": _l("litres"),
+    "crate": _l("cagettes"),
+}
+
+
+def takes_plural(amount, language: str) -> bool:
+    """French puts the plural from 2 on (« 1,5 litre »); English everywhere but exactly one."""
+    return amount >= 2 if language == "fr" else amount != 1
+
+
+def unit_label(unit: str, amount, language: str) -> str:
+    names = UNIT_PLURALS if takes_plural(amount, language) else UNIT_LABELS
+    return str(names.get(unit, unit))
+
+
 LABEL_LABELS = {
     "organic": _l("Bio (AB)"),
     "conversion": _l("En conversion bio"),

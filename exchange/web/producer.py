@@ -11,11 +11,11 @@ from marshmallow import ValidationError
 from wtforms.fields.choices import SelectChoice
 
 from exchange.api.fields import PickupHours
-from exchange.domain import farms, lots
+from exchange.domain import farms, lots, reservations
 from exchange.domain.errors import DomainError, InvalidInput
 from exchange.models.types import utcnow
 from exchange.web import catalogue, queries
-from exchange.web.forms import (ActionForm, FarmForm, LotForm, StockStepForm, fill_pickup_hours,
+from exchange.web.forms import (ActionForm, CollectForm, FarmForm, LotForm, StockStepForm, fill_pickup_hours,
                                 pickup_hours_from)
 from exchange.web.pages import bp, form_error, role_required
 
@@ -39,6 +39,7 @@ def _farm_fields(form: FarmForm) -> dict:
         raise InvalidInput(_("Horaires à écrire comme 08:00-12:00, 14:00-18:00 (%(days)s).", days=days),
                            errors={f"hours_{day}": ["Not a time range."] for day in exc.messages}) from None
     fields = {"name": form.name.data, "postcode": form.postcode.data, "commune": form.commune.data or None,
+              "address": (form.address.data or "").strip() or None,
               "siret": form.siret.data or None, "pickup_instructions": form.pickup_instructions.data or None,
               "pickup_hours": hours}
     point = form.coordinates()
@@ -95,8 +96,10 @@ def farm_edit(farm_id: int):
     choices = []
     if form.validate_on_submit():
         changes = _farm_fields(form)
-        if changes["postcode"] == farm.postcode and "lat" not in changes and (changes["commune"] or "") == farm.commune:
-            del changes["postcode"], changes["commune"]  # not moved: keep its exact position
+        moved = "lat" in changes or changes["postcode"] != farm.postcode or changes["address"] != farm.address \
+            or (changes["commune"] or farm.commune) != farm.commune
+        if not moved:
+            del changes["postcode"], changes["commune"], changes["address"]  # keep its exact position
         try:
             farms.update_farm(current_user, farm_id, changes)
         except DomainError as exc:
@@ -193,3 +196,61 @@ def lot_new():
     return render_template("producer/lot_new.html", form=form, memory=queries.product_memory(current_user),
                            suggestions=catalogue.suggestions(), to_repeat=queries.recent_lots_to_repeat(current_user),
                            single_farm=len(own_farms) == 1), 200 if not form.errors else 422
+
+
+# --- reservations inbox ----------------------------------------------------------------------------
+
+@bp.get("/producer/reservations")
+@producer_only
+def producer_reservations():
+    """Reservations on one's farms: to confirm first, then to hand over, then the week's history.
+
+    `?fragment=1` answers the list alone: the page's script swaps it in when the feed says something changed.
+    """
+    feed_seq = queries.feed_position()
+    inbox = queries.reservations_inbox(current_user)
+    template = "producer/_inbox.html" if request.args.get("fragment") else "producer/reservations.html"
+    return render_template(template, inbox=inbox, feed_seq=feed_seq)
+
+
+def _act(reservation_id: int, action, done_message):
+    """Run one reservation service; say what happened (`done_message(reservation)`) or why not."""
+    try:
+        reservation = action()
+    except DomainError as exc:
+        flash(str(exc.message), "error")
+    else:
+        flash(done_message(reservation), "success")
+    return redirect(url_for("web.producer_reservations", _anchor=f"reservation-{reservation_id}"))
+
+
+@bp.post("/producer/reservations/<int:reservation_id>/confirm")
+@producer_only
+def reservation_confirm(reservation_id: int):
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("web.producer_reservations"))
+    return _act(reservation_id, lambda: reservations.confirm(reservation_id, current_user),
+                lambda r: _("Réservation confirmée : %(trader)s viendra chercher %(product)s.",
+                            trader=r.trader.name, product=r.lot.product))
+
+
+@bp.post("/producer/reservations/<int:reservation_id>/decline")
+@producer_only
+def reservation_decline(reservation_id: int):
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("web.producer_reservations"))
+    return _act(reservation_id, lambda: reservations.decline(reservation_id, current_user),
+                lambda r: _("Réservation refusée : la quantité est de nouveau en vente."))
+
+
+@bp.post("/producer/reservations/<int:reservation_id>/collect")
+@producer_only
+def reservation_collect(reservation_id: int):
+    """The trader is at the farm: the producer types the code the trader shows."""
+    form = CollectForm()
+    if not form.validate_on_submit():
+        flash(_("Saisissez le code de retrait que l'acheteur vous montre."), "error")
+        return redirect(url_for("web.producer_reservations", _anchor=f"reservation-{reservation_id}"))
+    return _act(reservation_id, lambda: reservations.collect(reservation_id, current_user, form.code.data),
+                lambda r: _("Retrait enregistré : %(product)s remis à %(trader)s.",
+                            product=r.lot.product, trader=r.trader.name))

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import case, select
 from sqlalchemy.orm import selectinload
 
+from exchange.domain import reservations
 from exchange.extensions import db
-from exchange.models import Farm, Lot, User
+from exchange.models import Farm, FeedCounter, Lot, Reservation, User
 from exchange.models.lots import OPEN_STATUSES
+from exchange.models.reservations import FINAL_STATUSES
 from exchange.models.types import utcnow
 
 RECENT_CLOSED_DAYS = 7
@@ -55,3 +58,34 @@ def recent_lots_to_repeat(producer: User, days: int = 3, limit: int = 6) -> list
             seen.add(key)
             lots.append(lot)
     return lots[:limit]
+
+
+@dataclass
+class Inbox:
+    """Reservations grouped the way a producer (or a trader) acts on them."""
+
+    pending: list[Reservation]
+    confirmed: list[Reservation]
+    closed: list[Reservation]
+
+    @property
+    def ids(self) -> list[int]:
+        return [r.id for r in self.pending + self.confirmed + self.closed]
+
+
+def reservations_inbox(user: User, *, closed_days: int = RECENT_CLOSED_DAYS, limit: int = 200) -> Inbox:
+    """Pending holds (soonest to expire first), confirmed ones (soonest pickup first), then the week's closed ones."""
+    def listed(statuses):
+        return reservations.list_reservations(user, page=1, page_size=limit, status=statuses).items
+
+    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    pending = sorted(listed(["pending"]), key=lambda r: (r.hold_expires_at or far, r.id))
+    confirmed = sorted(listed(["confirmed"]), key=lambda r: (r.pickup_at or far, r.id))
+    since = utcnow() - dt.timedelta(days=closed_days)
+    closed = [r for r in listed(list(FINAL_STATUSES)) if (r.closed_at or r.updated_at) >= since]
+    return Inbox(pending, confirmed, closed)
+
+
+def feed_position() -> int:
+    """The feed's last `seq`: read before a page's data, it is where the page's live updates resume from."""
+    return db.session.scalar(select(FeedCounter.last_seq).where(FeedCounter.id == 1)) or 0

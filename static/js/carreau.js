@@ -74,7 +74,12 @@
 
   function money(cents) { return moneyFormat.format(cents / 100); }
   function number(value) { return numberFormat.format(Number(value)); }
-  function quantity(value, unit) { return number(value) + "\u00a0" + (unitNames[unit] || unit || ""); }
+  function quantity(value, unit) {
+    var n = Number(value);
+    var plural = lang === "en" ? n !== 1 : n >= 2;  // French: « 1,5 litre », « 2 litres »
+    var names = plural ? (labels.units_plural || unitNames) : unitNames;
+    return number(value) + "\u00a0" + (names[unit] || unit || "");
+  }
   function unitPrice(cents, unit) { return money(cents) + "\u00a0/\u00a0" + (unitNames[unit] || unit); }
 
   var dayTime = new Intl.DateTimeFormat(intlLocale, {

@@ -50,6 +50,19 @@ def test_producer_pages(people, viewport):
         look(page, path, name)
 
 
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_reservation_pages(people, viewport):
+    producer = people("producer", name="Ferme des Cèdres")
+    _, lot = farm_and_lot(producer, product="Pommes de terre", quantity=200, price_cents=95)
+    _, eggs = farm_and_lot(producer, product="Œufs plein air", unit="piece", quantity=360, price_cents=28)
+    trader = people("trader", name="Restaurant Le Lamparo", phone="05 65 35 25 93", base={"postcode": "46000"})
+    trader.api("POST", f"/lots/{lot['id']}/reservations", json={"quantity": 25})
+    confirmed = trader.api("POST", f"/lots/{eggs['id']}/reservations", json={"quantity": 60})
+    producer.api("POST", f"/reservations/{confirmed['id']}/confirm")
+    look(producer.page(viewport), "/producer/reservations", "producer-reservations")
+    look(trader.page(viewport), "/trader/reservations", "trader-reservations")
+
+
 def test_the_api_docs_work_offline(people):
     visitor = people("trader")
     page = visitor.page(DESKTOP, sign_in=False)

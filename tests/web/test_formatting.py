@@ -21,7 +21,9 @@ def test_french_money_quantities_and_dates(in_request):
         assert formatting.money(123450) == "1\u202f234,50\u00a0€"
         assert formatting.money(5) == "0,05\u00a0€"
         assert formatting.unit_price(280, "kg") == "2,80\u00a0€\u00a0/\u00a0kg"
-        assert formatting.quantity(Decimal("12.500"), "bunch") == "12,5\u00a0botte"
+        assert formatting.quantity(Decimal("12.500"), "bunch") == "12,5\u00a0bottes"
+        assert formatting.quantity(Decimal("1.5"), "litre") == "1,5\u00a0litre"  # French plural starts at 2
+        assert formatting.quantity(Decimal("1"), "crate") == "1\u00a0cagette"
         assert formatting.quantity(Decimal("1000"), "kg") == "1\u202f000\u00a0kg"
         assert formatting.date(dt.datetime(2026, 11, 26, 23, 30, tzinfo=UTC)) == "27/11/2026"  # already the 27th in Paris
         assert formatting.time(dt.datetime(2026, 11, 26, 13, 5, tzinfo=UTC)) == "14:05"  # winter: UTC+1
@@ -34,5 +36,6 @@ def test_english_alongside(in_request):
     with force_locale("en"):
         assert formatting.money(123450) == "€1,234.50"
         assert formatting.unit_price(280, "bunch") == "€2.80\u00a0/\u00a0bunch"
+        assert formatting.quantity(Decimal("1.5"), "litre") == "1.5\u00a0litres"
         assert formatting.date(dt.datetime(2026, 11, 26, 12, tzinfo=UTC)) == "26 Nov 2026"
         assert formatting.time(dt.datetime(2026, 11, 26, 13, 5, tzinfo=UTC)) == "14:05"

@@ -13,7 +13,8 @@ def _pages(browser, make_user, make_farm, make_lot):
     anonymous = [browser.get(url) for url in ("/", "/login", "/signup", "/no-such-page")]
     browser.sign_in(producer.email)
     signed_in = [browser.get(url) for url in ("/producer/lots", "/producer/lots/new", f"/producer/lots/new?repeat={lot.id}",
-                                                "/producer/farms/new", "/producer/farm", "/account")]
+                                                "/producer/farms/new", "/producer/farm", "/producer/reservations",
+                                                "/account")]
     return anonymous + [r if r.status_code != 302 else browser.get(r.headers["Location"]) for r in signed_in]
 
 

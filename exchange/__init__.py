@@ -63,8 +63,17 @@ def register_extensions(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(config_module.ROOT / "exchange" / "translations"))
     limiter.init_app(app)
     rest_api.init_app(app)
-    socketio.init_app(app, async_mode=app.config["SOCKETIO_ASYNC_MODE"], message_queue=app.config["REDIS_URL"],
+    register_feed(app)
+
+
+def register_feed(app: Flask) -> None:
+    """Socket.IO with the feed's client manager (Redis when REDIS_URL is set), then /feed and its delivery."""
+    from exchange.feed import delivery, manager, namespace
+
+    socketio.init_app(app, async_mode=app.config["SOCKETIO_ASYNC_MODE"], client_manager=manager.client_manager(app.config),
                       cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS", []))
+    namespace.register(socketio)  # right after init_app: handlers registered later would miss this app
+    delivery.install(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -63,3 +63,12 @@ def build(app: Flask, *, blocking: bool = False):
 
 # --- the jobs ------------------------------------------------------------------------------------
 # Each is a thin call into a domain service, registered with @job(name, trigger, **trigger_args).
+
+
+@job("prune_feed_log", "interval", hours=1)
+def prune_feed_log():
+    """Forget feed events older than FEED_RETENTION_DAYS (default 7): resuming from before that means a resync."""
+    from exchange.feed import retention
+
+    pruned = retention.prune_feed_log()
+    return pruned if any(pruned.values()) else None

@@ -1,6 +1,8 @@
 """Operator commands: `flask --app wsgi users create`, `seed-demo`, ..."""
 from __future__ import annotations
 
+import os
+
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
@@ -46,6 +48,8 @@ def serve(host: str, port: int, with_scheduler: bool) -> None:
 
         jobs.build(app).start()
     click.echo(f"Carreau on http://{host}:{port}  (API docs: http://{host}:{port}/api/v1/docs)")
+    # Flask's app.run() refuses to start under the `flask` command unless told otherwise; here it is the point.
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
 
 

@@ -48,8 +48,8 @@ def serve(host: str, port: int, with_scheduler: bool) -> None:
 
         jobs.build(app).start()
     click.echo(f"Carreau on http://{host}:{port}  (API docs: http://{host}:{port}/api/v1/docs)")
-    # Flask's app.run() refuses to start under the `flask` command unless told otherwise; here it is the point.
-    os.environ.pop("FLASK_RUN_FROM_CLI", None)
+    # Flask ignores app.run() under its CLI unless told this is the intended server.
+    os.environ["FLASK_RUN_FROM_CLI"] = "false"
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
 
 
@@ -65,6 +65,25 @@ def scheduler() -> None:
     jobs.build(current_app._get_current_object(), blocking=True).start()
 
 
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has accounts.")
+@with_appcontext
+def seed_demo(if_empty: bool) -> None:
+    """Fill the database with the demo region around Cahors (deterministic)."""
+    from exchange.demo import seed
+
+    if seed.is_seeded():
+        if if_empty:
+            click.echo("Database already has data: demo not seeded again.")
+            return
+        raise click.ClickException("The database is not empty; seed-demo only fills an empty one.")
+    created = seed.seed()
+    click.echo(f"Demo: {created['farms']} farms, {created['traders']} traders, {created['lots']} lots on offer.")
+    click.echo(f"Demo logins (password {created['password']!r}):")
+    for role, email in created["logins"].items():
+        click.echo(f"  {role:9} {email}")
+
+
 def register(app: Flask) -> None:
-    for command in (users, serve, scheduler):
+    for command in (users, serve, scheduler, seed_demo):
         app.cli.add_command(command)

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from exchange.api.fields import Cents, Latitude, Longitude, PickupHours, Postcode, Quantity
+from exchange.api.fields import Cents, Id, Latitude, Longitude, PickupHours, Postcode, Quantity, Text
 from exchange.domain.watches import MAX_RADIUS_KM
 from exchange.models import CATEGORIES, LABELS, UNITS
 from exchange.models.types import utcnow
 
-Text = fields.String
 
 
 class BaseIn(Schema):
@@ -68,12 +67,14 @@ class TokenOut(Schema):
 
 class FarmIn(Schema):
     name = Text(required=True, validate=validate.Length(1, 120))
+    address = Text(allow_none=True, validate=validate.Length(max=200),
+                   metadata={"description": "Street address; placed at street level when GEOCODER=ban."})
     postcode = Postcode(required=True)
     commune = Text(validate=validate.Length(1, 120))
     lat = Latitude()
     lon = Longitude()
     siret = Text(allow_none=True, validate=validate.Length(max=20))
-    pickup_instructions = Text(allow_none=True, validate=validate.Length(max=2000))
+    pickup_instructions = Text(allow_none=True, multiline=True, validate=validate.Length(max=2000))
     pickup_hours = PickupHours()
 
 
@@ -89,6 +90,7 @@ class FarmOut(Schema):
     owner_id = fields.Integer()
     name = Text()
     siret = Text(allow_none=True)
+    address = Text(allow_none=True)
     postcode = Text()
     commune = Text()
     insee = Text()
@@ -119,7 +121,7 @@ def _future(value):
 
 
 class LotIn(Schema):
-    farm_id = fields.Integer(required=True, strict=True)
+    farm_id = Id(required=True, strict=True)
     product = Text(required=True, validate=validate.Length(1, 120))
     category = Text(required=True, validate=validate.OneOf(CATEGORIES))
     unit = Text(required=True, validate=validate.OneOf(UNITS))
@@ -129,7 +131,7 @@ class LotIn(Schema):
     available_from = fields.AwareDateTime()
     min_order = Quantity(allow_none=True, strict_positive=True)
     labels = fields.List(Text(validate=validate.OneOf(LABELS)), validate=validate.Length(max=len(LABELS)))
-    description = Text(allow_none=True, validate=validate.Length(max=2000))
+    description = Text(allow_none=True, multiline=True, validate=validate.Length(max=2000))
 
     @validates_schema
     def _window(self, data, **kwargs):
@@ -149,7 +151,7 @@ class LotPatch(Schema):
     available_from = fields.AwareDateTime()
     min_order = Quantity(allow_none=True, strict_positive=True)
     labels = fields.List(Text(validate=validate.OneOf(LABELS)), validate=validate.Length(max=len(LABELS)))
-    description = Text(allow_none=True, validate=validate.Length(max=2000))
+    description = Text(allow_none=True, multiline=True, validate=validate.Length(max=2000))
 
 
 class LotQuery(Schema):
@@ -163,7 +165,7 @@ class LotQuery(Schema):
     q = Text(validate=validate.Length(1, 80))
     max_price_cents = Cents(strict=False)
     label = fields.List(Text(validate=validate.OneOf(LABELS)))
-    farm_id = fields.Integer()
+    farm_id = Id()
     status = fields.List(Text(validate=validate.OneOf(["published", "sold_out", "withdrawn", "expired"])))
     sort = Text(validate=validate.OneOf(["distance", "price", "recent", "ending"]))
 

@@ -111,4 +111,4 @@ def test_a_trader_has_at_most_fifty_watches(client, login_as):
     for _ in range(MAX_WATCHES_PER_TRADER):
         assert client.post(f"{API}/watches", json=body, headers=headers).status_code == 201
     r = client.post(f"{API}/watches", json=body, headers=headers)
-    assert r.status_code == 409 and r.json["code"] == "too_many_watches"
+    assert r.status_code == 409 and r.json["error"] == "too_many_watches"

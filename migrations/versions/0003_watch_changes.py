@@ -1,7 +1,7 @@
 """watch changes: the log that keeps every process's watch index in step
 
-Revision ID: 0002_watch_changes
-Revises: 0001
+Revision ID: 0003_watch_changes
+Revises: 0002
 Create Date: 2026-11-26 16:30:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import exchange.models.types
 
 
-revision = '0002_watch_changes'
-down_revision = '0001'
+revision = '0003_watch_changes'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

@@ -4,8 +4,8 @@ The rule itself is `distance_if_matches`, in one place; the index only narrows d
 watches are worth asking, so its cost grows with the candidates near the lot, not with the
 number of watches.
 
-How: each watch circle gets a cell size chosen by its radius (cells about a third of the radius
-across, so a 5 km watch and a 100 km watch both cover a few dozen cells), and is registered in
+How: each watch circle gets a cell size chosen by its radius (cells about half the radius across,
+so a 5 km watch and a 100 km watch both cover a few dozen cells), and is registered in
 every cell its circle may touch, under each of its categories (or under "any category"). A lot
 looks up its own cell at each cell size in use, takes the watches registered there under its
 category and under "any", and asks the rule of each. No watch is registered twice at one cell
@@ -16,11 +16,14 @@ watch centre to the cell centre is at most radius + the cell's reach (the larges
 its centre to a corner, plus a margin). Any point of the cell lies within reach of its centre, so
 any lot inside the circle is in a kept cell. The brute-force tests check this on random data.
 
-Cells: H3 hexagons (h3-py v4, resolutions 0-9) or a plain latitude/longitude grid; both are
-implemented behind the same small interface and `python -m bench match` measures both. H3 is the
-default because it measured faster at 100,000 watches (see bench/README.md for the figures): its
-hexagons follow a circle more closely, so fewer candidates fall outside the radius, and the time
-per event is dominated by the exact great-circle check run on each candidate.
+Cells: a latitude/longitude grid (default) or H3 hexagons (h3-py v4), behind the same small
+interface; `python -m bench match-cells` measures both at three cell sizes (figures in
+bench/README.md). At 100,000 watches the time per lot event differed little between them (within
+about 15 %, less than this machine's run-to-run noise): it is dominated by the exact great-circle
+check on each candidate, and above all on each real match. Building differed a lot: H3 spends
+most of its time in grid_disk and in per-cell shapes, and needed about 2 minutes for 100,000
+watches at its best size, against about 20 s for the grid at half the radius with 40 cells per
+watch. Every server process builds the index at start-up, so the grid wins.
 
 Threads: one writer at a time (a lock), any number of lock-free readers. Writers bump a sequence
 number before and after each change (a seqlock); a reader that saw it change while matching
@@ -37,14 +40,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import h3.api.basic_int as h3
+from h3 import H3BaseException
 
 from exchange.domain.text import q_matches
 from exchange.geo.distance import EARTH_RADIUS_KM, bounding_box, distance_km
 
 # A lot exactly on the circle matches; the epsilon absorbs floating-point noise (1 mm).
 MATCH_EPSILON_KM = 1e-6
-# Cells are chosen about this fraction of the watch radius across (edge length for H3).
-CELL_TO_RADIUS = 0.3
+# Cell size as a fraction of the watch radius (H3: edge length; grid: height): chosen by
+# `python -m bench match-cells`, trading build time and memory against time per event.
+GRID_CELL_TO_RADIUS = 0.5
+H3_CELL_TO_RADIUS = 0.3
 # Extra reach granted to every cell: rounding in the projections, never a real distance.
 _REACH_MARGIN = 1.001
 _REACH_MARGIN_KM = 0.001
@@ -125,11 +131,11 @@ class CellScheme(Protocol):
 
 
 class H3Cells:
-    """H3 hexagons: one resolution per watch, the coarsest whose edge is at most a third of its radius."""
+    """H3 hexagons: one resolution per watch, the coarsest whose edge is at most cell_to_radius times its radius."""
 
     name = "h3"
 
-    def __init__(self, resolutions: Iterable[int] = range(10), cell_to_radius: float = CELL_TO_RADIUS):
+    def __init__(self, resolutions: Iterable[int] = range(10), cell_to_radius: float = H3_CELL_TO_RADIUS):
         self._edge_km = {r: h3.average_hexagon_edge_length(r, "km") for r in sorted(resolutions)}
         self._cell_to_radius = cell_to_radius
         self._shapes: dict[int, tuple[float, float, float, float]] = {}  # cell -> (x, y, z, reach_km)
@@ -143,9 +149,11 @@ class H3Cells:
     def cover(self, lat: float, lon: float, radius_km: float, level: int) -> tuple[int, ...]:
         centre = h3.latlng_to_cell(lat, lon, level)
         wx, wy, wz = _unit_vector(lat, lon)
-        # Neighbouring centres are sqrt(3) * edge apart on a regular hexagon grid; 0.9 allows for
-        # nearby cells being a little smaller, and the rim check below catches any shortfall.
-        k = math.ceil((radius_km + self._shape(centre)[3]) / (0.9 * math.sqrt(3) * self._shape(centre)[3]))
+        # On a regular hexagon grid the nearest cells of ring k are 1.5 * k * edge away and the reach
+        # is about one edge; 0.9 allows for cells a little smaller nearby, and the rim check below
+        # widens the disk if that was not enough.
+        reach_km = self._shape(centre)[3]
+        k = math.ceil((radius_km + reach_km) / (0.9 * 1.5 * reach_km))
         while True:
             disk = h3.grid_disk(centre, k)
             touching = []
@@ -153,12 +161,19 @@ class H3Cells:
                 cx, cy, cz, reach_km = self._shape(cell)
                 if _chord_km(wx - cx, wy - cy, wz - cz) <= radius_km + reach_km:
                     touching.append(cell)
-            if k == 0 or set(disk).difference(h3.grid_disk(centre, k - 1)).isdisjoint(touching):
+            if self._rim(centre, k).isdisjoint(touching):
                 return tuple(touching)
-            k *= 2  # the outer ring still touches the circle: the disk was too small
+            k += 2  # the outer ring still touches the circle: the disk was too small
 
     def keys(self, lat: float, lon: float, levels: Sequence[int]) -> list[int]:
         return [h3.latlng_to_cell(lat, lon, res) for res in levels]
+
+    @staticmethod
+    def _rim(centre: int, k: int) -> set[int]:
+        try:
+            return set(h3.grid_ring(centre, k))
+        except H3BaseException:  # near a pentagon the ring is not a simple loop
+            return set(h3.grid_disk(centre, k)).difference(h3.grid_disk(centre, k - 1))
 
     def _shape(self, cell: int) -> tuple[float, float, float, float]:
         """Unit vector of the cell centre and the cell's reach in km (cached)."""
@@ -181,7 +196,7 @@ class GridCells:
     name = "grid"
 
     def __init__(self, levels: int = 12, base_deg: float = 1 / 64, lon_stretch: float = 1.5,
-                 cell_to_radius: float = CELL_TO_RADIUS):
+                 cell_to_radius: float = GRID_CELL_TO_RADIUS):
         self._sizes = [(base_deg * 2**i, base_deg * 2**i * lon_stretch) for i in range(levels)]
         self._cell_to_radius = cell_to_radius
         self._reach: dict[tuple[int, int], float] = {}  # (level, row) -> reach_km
@@ -302,7 +317,7 @@ class WatchIndex:
     """Active watches by place and category; `match` answers which of them a lot event hits."""
 
     def __init__(self, cells: CellScheme | None = None):
-        self._cells = cells if cells is not None else H3Cells()
+        self._cells = cells if cells is not None else GridCells()
         self._lock = threading.Lock()
         self._seq = 0  # odd while a writer is changing the state
         self._state = _State()
@@ -357,6 +372,14 @@ class WatchIndex:
                     return found
         with self._lock:
             return self._collect(lot)
+
+    def stats(self) -> dict[str, float]:
+        """Size figures for benchmarks and monitoring: watches, cells per watch, bucket entries."""
+        state = self._state
+        cells = sum(len(placed[2]) for placed in state.placed.values())
+        return {"watches": len(state.placed), "levels": len(state.levels),
+                "cells_per_watch": cells / len(state.placed) if state.placed else 0.0,
+                "bucket_entries": sum(len(ws) for by_cell in state.by_category.values() for ws in by_cell.values())}
 
     def candidates(self, lot: LotFacts) -> int:
         """How many watches `match` asks the rule about for this lot (for benchmarks and tests)."""

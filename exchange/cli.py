@@ -84,6 +84,21 @@ def seed_demo(if_empty: bool) -> None:
         click.echo(f"  {role:9} {email}")
 
 
+@click.command("check-integrity")
+@with_appcontext
+def check_integrity() -> None:
+    """Check every lot's stock against its reservations and movements; exit 1 when anything is off."""
+    from exchange.domain.integrity import lot_balances
+
+    balances = lot_balances()
+    offenders = [balance for balance in balances if balance.problems]
+    for balance in offenders:
+        click.echo(f"lot {balance.lot_id}: " + "; ".join(balance.problems), err=True)
+    if offenders:
+        raise click.ClickException(f"{len(offenders)} of {len(balances)} lots do not add up.")
+    click.echo(f"{len(balances)} lots checked: stock, reservations and movements agree.")
+
+
 def register(app: Flask) -> None:
-    for command in (users, serve, scheduler, seed_demo):
+    for command in (users, serve, scheduler, seed_demo, check_integrity):
         app.cli.add_command(command)

@@ -58,7 +58,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
         body = error_body(exc.status, code=exc.code, message=exc.message, errors=exc.errors, **exc.extra)
-        return jsonify(body), exc.status
+        response = jsonify(body)
+        if "retry_after_s" in exc.extra:
+            response.headers["Retry-After"] = str(exc.extra["retry_after_s"])
+        return response, exc.status
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):

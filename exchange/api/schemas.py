@@ -202,6 +202,42 @@ class LotOut(Schema):
     distance_km = fields.Float(dump_only=True, metadata={"description": "From the query's lat/lon, when given."})
 
 
+class ReservationIn(Schema):
+    quantity = Quantity(required=True, strict_positive=True)
+    pickup_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "When the trader will come; must fall in the farm's pickup hours and the lot's window."})
+
+
+class CollectIn(Schema):
+    code = Text(required=True, validate=validate.Length(1, 32),
+                metadata={"description": "The pickup code the trader shows (or its QR code's content)."})
+
+
+class ReservationQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.List(Text(validate=validate.OneOf(["pending", "confirmed", "collected", "declined", "cancelled",
+                                                       "expired", "no_show"])))
+    lot_id = fields.Integer()
+    farm_id = fields.Integer()
+
+
+class LotBrief(Schema):
+    id = fields.Integer()
+    product = Text()
+    category = Text()
+    unit = Text()
+    status = Text()
+    available_until = fields.AwareDateTime()
+    farm = fields.Nested(FarmBrief)
+
+
+class TraderBrief(Schema):
+    id = fields.Integer()
+    name = Text()
+
+
 class ReservationOut(Schema):
     id = fields.Integer()
     lot_id = fields.Integer()
@@ -209,12 +245,27 @@ class ReservationOut(Schema):
     quantity = Quantity()
     price_cents = fields.Integer()
     status = Text()
-    pickup_code = Text(metadata={"description": "Shown to the reserving trader only."})
+    # Read from an attribute the API sets for the reserving trader only: everyone else never gets the field.
+    pickup_code = Text(attribute="visible_pickup_code", metadata={"description": "Shown to the reserving trader only."})
     pickup_at = fields.AwareDateTime(allow_none=True)
     hold_expires_at = fields.AwareDateTime(allow_none=True)
     distance_km = fields.Float(allow_none=True)
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
+    closed_at = fields.AwareDateTime(allow_none=True)
+    lot = fields.Nested(LotBrief)
+    trader = fields.Nested(TraderBrief)
+
+
+class TransitionOut(Schema):
+    from_status = Text(allow_none=True)
+    to_status = Text()
+    actor_id = fields.Integer(allow_none=True)
+    at = fields.AwareDateTime()
+
+
+class ReservationDetail(ReservationOut):
+    transitions = fields.List(fields.Nested(TransitionOut))
 
 
 class WatchIn(Schema):

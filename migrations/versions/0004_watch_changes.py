@@ -1,7 +1,7 @@
 """watch changes: the log that keeps every process's watch index in step
 
-Revision ID: 0003_watch_changes
-Revises: 0002
+Revision ID: 0004_watch_changes
+Revises: 0003_reservation_pickup_attempts
 Create Date: 2026-11-26 16:30:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import exchange.models.types
 
 
-revision = '0003_watch_changes'
-down_revision = '0002'
+revision = '0004_watch_changes'
+down_revision = '0003_reservation_pickup_attempts'
 branch_labels = None
 depends_on = None
 

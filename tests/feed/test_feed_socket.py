@@ -7,8 +7,6 @@ from decimal import Decimal
 import pytest
 
 from exchange.extensions import db
-from exchange.feed import publish
-from exchange.models import Reservation
 
 CAHORS = (44.4475, 1.4419)
 TOULOUSE = (43.6045, 1.4440)
@@ -137,30 +135,25 @@ def test_the_browser_session_is_enough(app, client, make_trader, feed_client, mo
     assert not feed_client(flask_client=app.test_client()).connected
 
 
-def _reservation(lot, trader, quantity="5"):
-    reservation = Reservation(lot_id=lot.id, trader_id=trader.id, quantity=Decimal(quantity),
-                              price_cents=lot.price_cents, pickup_code="123456", status="pending")
-    db.session.add(reservation)
-    db.session.flush()
-    publish.reservation_event(reservation, "created")
-    db.session.commit()
-    return reservation
-
-
 def test_reservation_events_reach_the_farms_producer_and_the_trader_only(
-        producer, make_user, make_farm, make_lot, make_trader, feed_client):
-    owner, _, farm = producer
+        client, producer, make_user, make_farm, make_lot, login_as, feed_client):
+    owner, p_headers, farm = producer
     other_producer = make_user("producer")
     make_farm(other_producer)
-    trader, bystander = make_trader(), make_trader()
+    trader, t_headers = login_as("trader")
+    bystander, _ = login_as("trader")
     feeds = {u: feed_client(u) for u in (owner, other_producer, trader, bystander)}
+    lot = make_lot(farm)
 
-    reservation = _reservation(make_lot(farm), trader)
+    r = client.post(f"/api/v1/lots/{lot.id}/reservations", json={"quantity": 5}, headers=t_headers)
+    assert r.status_code == 201, r.json
+    assert client.post(f"/api/v1/reservations/{r.json['id']}/confirm", headers=p_headers).status_code == 200
 
     for user in (owner, trader):
-        [event] = feeds[user].wait_for("reservation")
-        assert event["type"] == "created" and event["reservation"]["id"] == reservation.id
-        assert "pickup_code" not in event["reservation"]
+        events = feeds[user].wait_for("reservation", 2)
+        assert [(e["type"], e["reservation"]["id"]) for e in events] == [("created", r.json["id"]),
+                                                                        ("confirmed", r.json["id"])]
+        assert all("pickup_code" not in e["reservation"] for e in events)
     for user in (other_producer, bystander):
         assert feeds[user].events("reservation") == []
 

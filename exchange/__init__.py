@@ -69,8 +69,17 @@ def register_extensions(app: Flask) -> None:
     rest_api.ERROR_SCHEMA = ErrorOut
     rest_api.init_app(app)
     places.install_geocoder(app)
-    socketio.init_app(app, async_mode=app.config["SOCKETIO_ASYNC_MODE"], message_queue=app.config["REDIS_URL"],
+    register_feed(app)
+
+
+def register_feed(app: Flask) -> None:
+    """Socket.IO with the feed's client manager (Redis when REDIS_URL is set), then /feed and its delivery."""
+    from exchange.feed import delivery, manager, namespace
+
+    socketio.init_app(app, async_mode=app.config["SOCKETIO_ASYNC_MODE"], client_manager=manager.client_manager(app.config),
                       cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS", []))
+    namespace.register(socketio)  # right after init_app: handlers registered later would miss this app
+    delivery.install(app)
 
 
 class DatabaseId(IntegerConverter):
@@ -87,10 +96,10 @@ def register_blueprints(app: Flask) -> None:
 
     app.url_map.converters["int"] = DatabaseId
     app.before_request(check_api_access)
-    from exchange.api import auth, farms, lots, places, reservations
+    from exchange.api import auth, farms, lots, places, reservations, watches
     from exchange.web import health, pages
 
-    for module in (auth, farms, lots, places, reservations):
+    for module in (auth, farms, lots, places, reservations, watches):
         rest_api.register_blueprint(module.blp)
         csrf.exempt(module.blp)  # bearer-token API; session callers are checked in api/access.py
     app.register_blueprint(health.bp)

@@ -87,3 +87,12 @@ def mark_no_shows() -> int:
     from exchange.domain import reservations
 
     return reservations.mark_no_shows()
+
+
+@job("prune_feed_log", "interval", hours=1)
+def prune_feed_log():
+    """Forget feed events older than FEED_RETENTION_DAYS (default 7): resuming from before that means a resync."""
+    from exchange.feed import retention
+
+    pruned = retention.prune_feed_log()
+    return pruned if any(pruned.values()) else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from exchange.api.fields import MAX_QUANTITY, Cents, Id, Latitude, Longitude, PickupHours, Postcode, Quantity, Text
+from exchange.domain.watches import MAX_RADIUS_KM
 from exchange.models import CATEGORIES, LABELS, UNITS
 from exchange.models.types import utcnow
 
@@ -279,3 +280,52 @@ class TransitionOut(Schema):
 
 class ReservationDetail(ReservationOut):
     transitions = fields.List(fields.Nested(TransitionOut))
+
+
+class WatchIn(Schema):
+    lat = Latitude(metadata={"description": "Centre; with lon. Both omitted: the trader's base."})
+    lon = Longitude()
+    radius_km = fields.Float(required=True, allow_nan=False,
+                             validate=validate.Range(0, MAX_RADIUS_KM, min_inclusive=False))
+    categories = fields.List(Text(validate=validate.OneOf(CATEGORIES)), validate=validate.Length(max=len(CATEGORIES)),
+                             metadata={"description": "Empty or absent: every category."})
+    q = Text(allow_none=True, validate=validate.Length(max=80),
+             metadata={"description": "Words that must each start a word of the product, accents ignored."})
+    max_price_cents = Cents(allow_none=True)
+    labels = fields.List(Text(validate=validate.OneOf(LABELS)), validate=validate.Length(max=len(LABELS)),
+                         metadata={"description": "The lot must carry all of them."})
+    min_quantity = Quantity(allow_none=True, strict_positive=True,
+                            metadata={"description": "Compared with the quantity offered."})
+    name = Text(allow_none=True, validate=validate.Length(max=80))
+    active = fields.Boolean()
+
+    @validates_schema
+    def _centre(self, data, **kwargs):
+        if ("lat" in data) != ("lon" in data):
+            raise ValidationError("lat and lon go together.", "lon" if "lat" in data else "lat")
+
+
+class WatchPatch(WatchIn):
+    """Any subset of a watch's fields; lat and lon together (both null: back to the base)."""
+
+    lat = Latitude(allow_none=True)
+    lon = Longitude(allow_none=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+
+class WatchOut(Schema):
+    id = fields.Integer()
+    name = Text(allow_none=True)
+    lat = fields.Float()
+    lon = fields.Float()
+    radius_km = fields.Float()
+    categories = fields.List(Text())
+    q = Text(allow_none=True)
+    max_price_cents = fields.Integer(allow_none=True)
+    labels = fields.List(Text())
+    min_quantity = Quantity(allow_none=True)
+    active = fields.Boolean()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()

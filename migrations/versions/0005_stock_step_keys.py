@@ -1,14 +1,14 @@
 """stock steps from phones carry a request key, so that a retried step is applied once
 
-Revision ID: 0004_stock_step_keys
-Revises: 0003_reservation_pickup_attempts
+Revision ID: 0005_stock_step_keys
+Revises: 0004_watch_changes
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0004_stock_step_keys'
-down_revision = '0003_reservation_pickup_attempts'
+revision = '0005_stock_step_keys'
+down_revision = '0004_watch_changes'
 branch_labels = None
 depends_on = None
 

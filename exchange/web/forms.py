@@ -247,3 +247,47 @@ class CollectForm(FlaskForm):
     code = StringField(_l("Code de retrait"), validators=[DataRequired(REQUIRED), Length(max=32)],
                        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false",
                                   "placeholder": "ABC234"})
+
+
+# --- watches -------------------------------------------------------------------------------------
+
+RADIUS_CHOICES_KM = (10, 20, 30, 50, 80)
+
+
+class WatchForm(FlaskForm):
+    """A trader's watch: a circle (a point on the map, a commune, or the base) and what to look for in it."""
+
+    name = StringField(_l("Nom de l'alerte (facultatif)"), validators=[Optional(), Length(max=80)],
+                       render_kw={"placeholder": _l("Par exemple : Légumes bio autour du dépôt")})
+    postcode = StringField(_l("Code postal du centre"), validators=[
+        Optional(), Regexp(r"^\d{5}$", message=_l("Un code postal compte cinq chiffres."))],
+        render_kw={"inputmode": "numeric", "maxlength": 5})
+    commune = StringField(_l("Commune"), validators=[Optional(), Length(max=120)])
+    lat = HiddenField()
+    lon = HiddenField()
+    radius_km = DecimalText(_l("Rayon (km)"), places=1, validators=[InputRequired(REQUIRED)],
+                            render_kw={"inputmode": "decimal"})
+    categories = MultiCheckboxField(_l("Catégories (aucune cochée : toutes)"), choices=_choices(CATEGORIES,
+                                                                                               labels.CATEGORY_LABELS))
+    q = StringField(_l("Mots-clés du produit (facultatif)"), validators=[Optional(), Length(max=80)],
+                    render_kw={"placeholder": _l("Par exemple : tomate"), "autocomplete": "off"})
+    max_price = DecimalText(_l("Prix HT maximum par unité (facultatif, €)"), places=2, validators=[Optional()])
+    labels = MultiCheckboxField(_l("Labels exigés"), choices=_choices(LABELS, labels.LABEL_LABELS))
+    min_quantity = DecimalText(_l("Quantité proposée minimale (facultatif)"), validators=[Optional(), Positive()])
+
+    coordinates = FarmForm.coordinates
+
+    def validate_radius_km(self, field: Field) -> None:
+        if field.data is not None and not 0 < field.data <= 200:
+            raise ValidationError(_l("Indiquez un rayon entre 1 et 200 km."))
+
+    def validate_max_price(self, field: Field) -> None:
+        if field.data is not None and not 0 <= field.data <= 100_000:
+            raise ValidationError(_l("Indiquez un prix entre 0 et 100 000 €."))
+
+    def watch_fields(self) -> dict:
+        """The watch's fields, without its centre (the view resolves that)."""
+        return {"name": self.name.data or None, "radius_km": float(self.radius_km.data),
+                "categories": self.categories.data or [], "q": self.q.data or None,
+                "max_price_cents": int(self.max_price.data * 100) if self.max_price.data is not None else None,
+                "labels": self.labels.data or [], "min_quantity": self.min_quantity.data}

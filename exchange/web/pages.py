@@ -22,7 +22,7 @@ bp = Blueprint("web", __name__)
 NAV = {
     "producer": [("web.my_lots", _l("Mes lots"), "list"), ("web.lot_new", _l("Nouveau lot"), "plus"),
                  ("web.producer_reservations", _l("Réservations"), "inbox")],
-    "trader": [("web.board", _l("En direct"), "radar"), ("web.watches", _l("Mes alertes"), "bell"),
+    "trader": [("web.board", _l("En direct"), "radar"), ("web.watches_page", _l("Mes alertes"), "bell"),
                ("web.trader_reservations", _l("Mes réservations"), "basket")],
     "chamber": [("web.chamber_dashboard", _l("Tableau de bord"), "chart")],
     "admin": [("web.chamber_dashboard", _l("Tableau de bord"), "chart")],

@@ -89,3 +89,33 @@ def reservations_inbox(user: User, *, closed_days: int = RECENT_CLOSED_DAYS, lim
 def feed_position() -> int:
     """The feed's last `seq`: read before a page's data, it is where the page's live updates resume from."""
     return db.session.scalar(select(FeedCounter.last_seq).where(FeedCounter.id == 1)) or 0
+
+
+BOARD_LIMIT = 300  # lots per watch on a freshly opened board; the feed brings the rest as they come
+
+
+def board(trader: User) -> dict:
+    """What a trader's live board opens with: the lots on offer that their active watches match.
+
+    Candidates come from lots_near around each watch; the feed's own matching rule then decides, so
+    the board opens with exactly what the feed would have sent, each lot with its nearest distance.
+    """
+    from exchange.api.schemas import LotOut, WatchOut
+    from exchange.domain import lots, watches
+    from exchange.feed.matching import match_one_trader, spec_of
+
+    active = watches.active_watches_of(trader.id)
+    specs = [spec_of(w) for w in active]
+    candidates: dict[int, Lot] = {}
+    for spec in specs:
+        found = lots.lots_near(page=1, page_size=BOARD_LIMIT, lat=spec.lat, lon=spec.lon, radius_km=spec.radius_km)
+        candidates.update((lot.id, lot) for lot in found.items)
+    dump = LotOut()
+    shown = []
+    for lot in candidates.values():
+        data = dump.dump(lot)
+        match = match_one_trader(specs, data)
+        if match is not None:
+            shown.append(data | {"distance_km": match.distance_km, "watch_ids": list(match.watch_ids)})
+    shown.sort(key=lambda item: (item["created_at"], item["id"]), reverse=True)
+    return {"lots": shown, "watches": WatchOut(many=True).dump(active)}

@@ -19,7 +19,15 @@
 
     function say(text) { if (status) status.textContent = text; }
 
+    var known = {};  // commune name -> place, for the last postcode looked up
+
+    function placed(place) {
+      form.dispatchEvent(new CustomEvent("carreau:place", { detail: { lat: place.lat, lon: place.lon, place: place } }));
+    }
+
     function fillOptions(places) {
+      known = {};
+      places.forEach(function (place) { known[place.name] = place; });
       if (!options) return;
       options.textContent = "";
       places.forEach(function (place) {
@@ -44,11 +52,13 @@
           if (places.length === 1) {
             commune.value = places[0].name;
             say(places[0].name + " (" + code + ")");
+            placed(places[0]);
           } else if (names.indexOf(commune.value) === -1) {
             commune.value = "";
             say(C.t("choose_commune", { n: places.length }));
           } else {
             say("");
+            placed(known[commune.value]);
           }
         }).catch(function () { /* offline: the server checks the postcode when the form is sent */ });
       }, 200);
@@ -61,6 +71,7 @@
       lookUp();
     });
     if (postcode.value) lookUp();
+    commune.addEventListener("change", function () { if (known[commune.value]) placed(known[commune.value]); });
 
     if (locate && "geolocation" in navigator) {
       locate.hidden = false;

@@ -1,7 +1,8 @@
 """Carreau's benchmarks: `python -m bench [--quick] [names...]` (also `make bench`).
 
 Speed targets are checked here, never by timed tests. A bench is a function registered with
-`@bench("name", "what it measures")` in any module of this package; it takes `quick` (a smaller
+`@bench("name", "what it measures")` in any module of this package (`default=False` for a long
+study that runs only when named); it takes `quick` (a smaller
 run for CI or a first look) and returns rows of figures (dicts of the same keys), which the runner
 prints as a table and writes to $BENCH_JSON (default bench-results.json) with a description of
 the machine.
@@ -23,17 +24,20 @@ class Bench:
     name: str
     title: str
     run: Callable[[bool], list[Row]]
+    default: bool = True  # run when no names are given
 
 
 BENCHES: dict[str, Bench] = {}
 
 
-def bench(name: str, title: str) -> Callable[[Callable[[bool], list[Row]]], Callable[[bool], list[Row]]]:
-    """Register a benchmark under name; `python -m bench name` runs it."""
+def bench(name: str, title: str, *, default: bool = True
+          ) -> Callable[[Callable[[bool], list[Row]]], Callable[[bool], list[Row]]]:
+    """Register a benchmark under name; `python -m bench name` runs it, and so does a bare
+    `python -m bench` unless default=False (for long studies rather than regular figures)."""
     def register(fn: Callable[[bool], list[Row]]) -> Callable[[bool], list[Row]]:
         if name in BENCHES:
             raise ValueError(f"bench {name!r} registered twice")
-        BENCHES[name] = Bench(name, title, fn)
+        BENCHES[name] = Bench(name, title, fn, default)
         return fn
     return register
 

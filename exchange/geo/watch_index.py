@@ -54,6 +54,7 @@ H3_CELL_TO_RADIUS = 0.3
 # Extra reach granted to every cell: rounding in the projections, never a real distance.
 _REACH_MARGIN = 1.001
 _REACH_MARGIN_KM = 0.001
+_KM_PER_DEG_LAT = math.pi * EARTH_RADIUS_KM / 180.0
 _ANY_CATEGORY = None  # bucket key of watches that take every category
 
 
@@ -111,9 +112,9 @@ def _unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
 def _chord_km(dx: float, dy: float, dz: float) -> float:
     """Straight-line length between two points of the Earth given their unit-vector difference.
 
-    A chord is never longer than the arc, so "chord <= limit" keeps every cell that
-    "great-circle distance <= limit" would keep (and a handful more by a metre): conservative and
-    a few times cheaper than the haversine, which matters when covering 100,000 watches.
+    A chord is never longer than its arc, so "chord <= limit" keeps every cell that
+    "great-circle distance <= limit" would keep, and a few more (by about a metre at 100 km):
+    conservative, and a few times cheaper than the haversine when covering 100,000 watches.
     """
     return math.sqrt(dx * dx + dy * dy + dz * dz) * EARTH_RADIUS_KM
 
@@ -144,7 +145,7 @@ class H3Cells:
         for res, edge_km in self._edge_km.items():
             if edge_km <= self._cell_to_radius * radius_km:
                 return res
-        return res
+        return max(self._edge_km)
 
     def cover(self, lat: float, lon: float, radius_km: float, level: int) -> tuple[int, ...]:
         centre = h3.latlng_to_cell(lat, lon, level)
@@ -152,8 +153,8 @@ class H3Cells:
         # On a regular hexagon grid the nearest cells of ring k are 1.5 * k * edge away and the reach
         # is about one edge; 0.9 allows for cells a little smaller nearby, and the rim check below
         # widens the disk if that was not enough.
-        reach_km = self._shape(centre)[3]
-        k = math.ceil((radius_km + reach_km) / (0.9 * 1.5 * reach_km))
+        centre_reach_km = self._shape(centre)[3]
+        k = math.ceil((radius_km + centre_reach_km) / (0.9 * 1.5 * centre_reach_km))
         while True:
             disk = h3.grid_disk(centre, k)
             touching = []
@@ -202,10 +203,9 @@ class GridCells:
         self._reach: dict[tuple[int, int], float] = {}  # (level, row) -> reach_km
 
     def level_for(self, radius_km: float) -> int:
-        km_per_deg = 111.195
         for level in reversed(range(len(self._sizes))):
             lat_deg, _ = self._sizes[level]
-            if lat_deg * km_per_deg <= self._cell_to_radius * radius_km:
+            if lat_deg * _KM_PER_DEG_LAT <= self._cell_to_radius * radius_km:
                 return level
         return 0
 
@@ -332,6 +332,9 @@ class WatchIndex:
     def upsert(self, w: WatchSpec) -> None:
         """Add or replace a watch; an inactive one is taken out."""
         with self._lock:
+            held = self._state.placed.get(w.id)
+            if held is not None and held[0] == w:
+                return  # unchanged (a resynchronisation replaying every watch)
             placement = self._placement(w) if w.active else None
             self._seq += 1
             try:

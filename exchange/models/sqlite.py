@@ -22,3 +22,9 @@ def install(app: Flask) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # Unicode-aware lower() for reports' product grouping ('Œufs' = 'œufs'), as PostgreSQL's lower().
+        dbapi_connection.create_function("unicode_lower", 1, _lower, deterministic=True)
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value

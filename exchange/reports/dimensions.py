@@ -1,0 +1,50 @@
+"""The ways a report can be cut: the SQL expression behind each grouping, the same answer on both databases."""
+from __future__ import annotations
+
+from sqlalchemy import case, func, literal
+from sqlalchemy.sql.elements import ColumnElement
+
+from exchange.models import Farm, Lot
+from exchange.models.types import UTCDateTime
+from exchange.reports.periods import Period
+
+DIMENSIONS = ("category", "department", "commune", "month", "product")
+# Extra columns that name a key for people: a commune's name beside its INSEE code, a product as typed.
+LABELS = {"commune": "commune_name", "product": "product_name"}
+
+
+def product_key(dialect: str) -> ColumnElement:
+    """Products are grouped case-insensitively: 'Tomates' and 'tomates ' are one product.
+
+    SQLite's own lower() folds ASCII only; `unicode_lower` (registered in models/sqlite.py) folds
+    'Œufs' like PostgreSQL's lower() does.
+    """
+    trimmed = func.trim(Lot.product)
+    return func.unicode_lower(trimmed) if dialect == "sqlite" else func.lower(trimmed)
+
+
+def month_of(column, dialect: str, period: Period) -> ColumnElement:
+    """The Europe/Paris month ("2025-03") of a UTC timestamp within the period.
+
+    PostgreSQL knows the time zone rules; SQLite does not, so the month boundaries of the period
+    (computed here with the same rules) become a CASE: a bounded list, at most 37 months.
+    """
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("Europe/Paris", column), "YYYY-MM")
+    months = period.months()
+    return case(*((column < literal(m.end, UTCDateTime()), m.key) for m in months[:-1]), else_=months[-1].key)
+
+
+def key_columns(dimension: str, dialect: str, period: Period) -> list[ColumnElement]:
+    """The key of a grouping, labelled with its name, and the label column when it has one."""
+    if dimension == "category":
+        return [Lot.category.label("category")]
+    if dimension == "department":
+        return [Farm.department.label("department")]
+    if dimension == "commune":
+        return [Farm.insee.label("commune"), Farm.commune.label("commune_name")]
+    if dimension == "month":
+        return [month_of(Lot.created_at, dialect, period).label("month")]
+    if dimension == "product":
+        return [product_key(dialect).label("product"), func.trim(Lot.product).label("product_name")]
+    raise ValueError(f"unknown report dimension {dimension!r}")

@@ -68,10 +68,10 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from exchange.api import auth, farms, lots
+    from exchange.api import auth, farms, lots, reports
     from exchange.web import health
 
-    for module in (auth, farms, lots):
+    for module in (auth, farms, lots, reports):
         rest_api.register_blueprint(module.blp)
         csrf.exempt(module.blp)  # bearer-token API; session callers are checked in api/access.py
     app.register_blueprint(health.bp)

@@ -63,3 +63,11 @@ def build(app: Flask, *, blocking: bool = False):
 
 # --- the jobs ------------------------------------------------------------------------------------
 # Each is a thin call into a domain service, registered with @job(name, trigger, **trigger_args).
+
+
+@job("report_snapshots", "cron", hour=4, minute=10)
+def report_snapshots():
+    """Each chamber's reports for the last settled month, once (daily; does nothing when all are taken)."""
+    from exchange.reports import snapshots
+
+    return snapshots.take_due_snapshots()

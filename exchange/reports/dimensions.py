@@ -27,12 +27,20 @@ def month_of(column, dialect: str, period: Period) -> ColumnElement:
     """The Europe/Paris month ("2025-03") of a UTC timestamp within the period.
 
     PostgreSQL knows the time zone rules; SQLite does not, so the month boundaries of the period
-    (computed here with the same rules) become a CASE: a bounded list, at most 37 months.
+    (computed here with the same rules) become nested CASEs that halve the list of months at each
+    step: at most six comparisons per row for the 37 months of the longest period.
     """
     if dialect == "postgresql":
         return func.to_char(func.timezone("Europe/Paris", column), "YYYY-MM")
-    months = period.months()
-    return case(*((column < literal(m.end, UTCDateTime()), m.key) for m in months[:-1]), else_=months[-1].key)
+
+    def bisect(months):
+        if len(months) == 1:
+            return literal(months[0].key)
+        middle = len(months) // 2
+        return case((column < literal(months[middle].start, UTCDateTime()), bisect(months[:middle])),
+                    else_=bisect(months[middle:]))
+
+    return bisect(period.months())
 
 
 def key_columns(dimension: str, dialect: str, period: Period) -> list[ColumnElement]:

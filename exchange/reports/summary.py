@@ -15,7 +15,8 @@ from collections import defaultdict
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import BigInteger, String, and_, case, func, literal, null, select, type_coerce, union_all
+from sqlalchemy import (BigInteger, Column, Float, Integer, MetaData, String, Table, and_, case, cast, func, literal,
+                        null, select, text, type_coerce, union_all)
 
 from exchange.extensions import db
 from exchange.models import UNITS, Farm, Lot, Reservation
@@ -43,71 +44,139 @@ def scoped(stmt, scope: Scope):
     return stmt
 
 
+def tune_postgresql() -> None:
+    """For this transaction only: room to hash a few hundred thousand lots without spilling to disk, and no JIT.
+
+    The planner's cost estimate for the report crosses the JIT threshold, and compiling the
+    expressions takes seconds, far more than the query itself.
+    """
+    db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+    db.session.execute(text("SET LOCAL jit = off"))
+
+
 def dialect_name() -> str:
     return db.session.get_bind().dialect.name
 
 
-def _levels(cte, keys: list[str], labels: list[str], who: str, sums: list[str], levels: tuple[str, ...]):
-    """One statement answering a cell (keys × unit), group (keys), unit and total level each.
-
-    Every row of `cte` is one (keys, unit, producer-or-trader); counting its rows per cell gives
-    distinct people per cell, COUNT(DISTINCT) gives them per group, per unit and overall.
-    """
-    c = cte.c
-
-    def select_level(level: str, by_keys: bool, by_unit: bool):
-        people = func.count() if by_keys and by_unit else func.count(func.distinct(c[who]))
-        columns = [literal(level, String).label("level")]
-        columns += [c[k] if by_keys else null().label(k) for k in keys]
-        columns += [func.min(c[name]).label(name) if by_keys else null().label(name) for name in labels]
-        columns += [c.unit if by_unit else null().label("unit"), people.label("people")]
-        columns += [func.sum(c[s]).label(s) if by_keys and by_unit else null().label(s) for s in sums]
-        group = ([c[k] for k in keys] if by_keys else []) + ([c.unit] if by_unit else [])
-        stmt = select(*columns)
-        return stmt.group_by(*group) if group else stmt
-
-    shapes = {"cell": (True, True), "group": (True, False), "unit": (False, True), "total": (False, False)}
-    return union_all(*(select_level(level, *shapes[level]) for level in levels))
-
-
-def _lot_levels(scope: Scope, dims: tuple[str, ...], dialect: str):
-    keys = key_columns_for(dims, dialect, scope)
-    base = scoped(select(*keys, Lot.unit, Farm.owner_id, thousandths(Lot.quantity_offered).label("offered"))
-                  .join(Farm, Farm.id == Lot.farm_id), scope).subquery("lots_in_scope")
-    labels = [LABELS[d] for d in dims if d in LABELS]
-    by = [base.c[d] for d in dims] + [base.c.unit, base.c.owner_id]
-    per_producer = (select(*by, *[func.min(base.c[name]).label(name) for name in labels],
-                           func.count().label("lots"), func.sum(base.c.offered).label("offered"))
-                    .group_by(*by).cte("per_producer"))
-    return _levels(per_producer, list(dims), labels, "owner_id", ["lots", "offered"],
-                   ("cell", "group", "unit", "total"))
-
-
-def _reservation_levels(scope: Scope, dims: tuple[str, ...], dialect: str):
-    keys = key_columns_for(dims, dialect, scope)
-    base = scoped(select(*keys, Lot.unit, Reservation.trader_id, Reservation.status,
-                         thousandths(Reservation.quantity).label("q"), Reservation.price_cents, Reservation.distance_km)
-                  .select_from(Reservation).join(Lot, Lot.id == Reservation.lot_id)
-                  .join(Farm, Farm.id == Lot.farm_id), scope).subquery("reservations_in_scope")
-    r = base.c
+def _reservation_sums(reservations) -> dict:
+    """Per-lot sums of its reservations: quantities in thousandths, value in thousandths of a cent."""
+    r = reservations
+    q = thousandths(r.quantity)
     collected = r.status == "collected"
     travelled = and_(collected, r.distance_km.is_not(None))
 
     def total(condition, value=1):
         return func.sum(case((condition, value), else_=0))
 
-    sums = {
-        "reserved": total(r.status.in_(HOLDING_STATUSES), r.q),
-        "collected_q": total(collected, r.q),
-        "value_millicents": total(collected, r.q * r.price_cents),
+    return {
+        "reserved": total(r.status.in_(HOLDING_STATUSES), q),
+        "collected_q": total(collected, q),
+        "value_millicents": total(collected, q * r.price_cents),
         "distance_km": total(travelled, r.distance_km),
         "trips": total(travelled),
-        "travelled_q": total(travelled, r.q),
+        "travelled_q": total(travelled, q),
         **{state: total(r.status == state) for state in STATES},
     }
-    by = [r[d] for d in dims] + [r.unit, r.trader_id]
-    per_trader = select(*by, *[expr.label(name) for name, expr in sums.items()]).group_by(*by).cte("per_trader")
-    return _levels(per_trader, list(dims), [], "trader_id", list(sums), ("cell", "group", "total"))
+
+
+SUMS = tuple(_reservation_sums(Reservation))
+
+
+def lots_in_scope_select(scope: Scope, dims: tuple[str, ...], dialect: str):
+    """The lots in scope with their keys computed once: what every other part of the report reads."""
+    keys = key_columns_for(dims, dialect, scope)
+    return scoped(select(Lot.id, *keys, Lot.unit, Farm.owner_id, thousandths(Lot.quantity_offered).label("offered"))
+                  .join(Farm, Farm.id == Lot.farm_id), scope)
+
+
+def _statement(lots, dims: tuple[str, ...], dialect: str):
+    """Every level of the report in one statement (branches tagged by `level`).
+
+    `lots` is the lots in scope: a CTE on PostgreSQL; on SQLite a temporary table keyed by lot id,
+    which SQLite joins a million reservations to far faster than to a materialized CTE. The two
+    engines also want distinct counts and sums in different shapes:
+    - PostgreSQL hashes: distinct people are counted over a hashed SELECT DISTINCT, reservations are
+      hash-joined to the lots once for the sums and once for the (group, trader) pairs;
+    - SQLite sorts: COUNT(DISTINCT) is its cheapest form, and reservations are first summed per lot
+      in a streaming scan of the covering index ix_reservations_report (no sort), then joined.
+    """
+    lk = lots.c
+    labels = [LABELS[d] for d in dims if d in LABELS]
+    names = ["level", *dims, *labels, "unit", "people", "lots", "offered", *SUMS]
+    texts = {"level", "unit", *dims, *labels}
+    postgresql = dialect == "postgresql"
+
+    def empty(name: str):
+        """A typed NULL: PostgreSQL resolves UNION column types pairwise and would take bare NULLs for text."""
+        return cast(null(), String if name in texts else Float if name == "distance_km" else BigInteger)
+
+    def branch(level: str, source, group_by: list, **values):
+        columns = [literal(level, String) if name == "level" else values.get(name, empty(name)) for name in names]
+        stmt = select(*[column.label(name) for column, name in zip(columns, names)]).select_from(source)
+        return stmt.group_by(*group_by) if group_by else stmt
+
+    def people(level: str, source, keys: dict, who):
+        """Distinct producers or traders per combination of `keys` (none: overall)."""
+        if postgresql:
+            pairs = select(*[c.label(n) for n, c in keys.items()], who.label("who")).select_from(source).distinct()
+            pairs = pairs.subquery()
+            by = {n: pairs.c[n] for n in keys}
+            return branch(level, pairs, list(by.values()), **by, people=func.count())
+        return branch(level, source, list(keys.values()), **keys, people=func.count(func.distinct(who)))
+
+    keys = {d: lk[d] for d in dims}
+    cell = keys | {"unit": lk.unit}
+    with_reservations = lots.join(Reservation.__table__, Reservation.lot_id == lk.id)
+    if postgresql:
+        sums = branch("sums", with_reservations, list(cell.values()), **cell,
+                      **{name: expr for name, expr in _reservation_sums(Reservation).items()})
+    else:
+        per_lot = (select(Reservation.lot_id, *[e.label(n) for n, e in _reservation_sums(Reservation).items()])
+                   .group_by(Reservation.lot_id).subquery("per_lot"))
+        sums = branch("sums", lots.join(per_lot, per_lot.c.lot_id == lk.id), list(cell.values()), **cell,
+                      **{name: func.sum(per_lot.c[name]) for name in SUMS})
+    lots_per_cell = {"lots": func.count(), "offered": func.sum(lk.offered)} | {n: func.min(lk[n]) for n in labels}
+    if postgresql:
+        lot_branches = [branch("lots", lots, list(cell.values()), **cell, **lots_per_cell),
+                        people("producers_cell", lots, cell, lk.owner_id)]
+    else:  # one sort of the lots for both
+        lot_branches = [branch("lots", lots, list(cell.values()), **cell, **lots_per_cell,
+                               people=func.count(func.distinct(lk.owner_id)))]
+    return union_all(
+        *lot_branches,
+        people("producers_group", lots, keys, lk.owner_id),
+        people("producers_unit", lots, {"unit": lk.unit}, lk.owner_id),
+        people("producers_total", lots, {}, lk.owner_id),
+        sums,
+        people("traders_group", with_reservations, keys, Reservation.trader_id),
+        people("traders_total", with_reservations, {}, Reservation.trader_id),
+    )
+
+
+def _sqlite_lots_table(dims: tuple[str, ...]) -> Table:
+    """A TEMP table for the lots in scope; rowid = lot id, so joining reservations to it is a rowid lookup."""
+    labels = [LABELS[d] for d in dims if d in LABELS]
+    return Table("report_lots_in_scope", MetaData(), Column("id", Integer, primary_key=True),
+                 *[Column(name, String) for name in (*dims, *labels, "unit")], Column("owner_id", Integer),
+                 Column("offered", BigInteger), prefixes=["TEMPORARY"])
+
+
+def _report_rows(scope: Scope, dims: tuple[str, ...]) -> list:
+    dialect = dialect_name()
+    source = lots_in_scope_select(scope, dims, dialect)
+    if dialect != "sqlite":
+        if dialect == "postgresql":
+            tune_postgresql()
+        return db.session.execute(_statement(source.cte("lots_in_scope"), dims, dialect)).mappings().all()
+    connection = db.session.connection()
+    table = _sqlite_lots_table(dims)
+    table.drop(connection, checkfirst=True)
+    table.create(connection)
+    try:
+        connection.execute(table.insert().from_select([c.name for c in table.columns], source))
+        return connection.execute(_statement(table, dims, dialect)).mappings().all()
+    finally:
+        table.drop(connection)
 
 
 def key_columns_for(dims: tuple[str, ...], dialect: str, scope: Scope):
@@ -121,9 +190,7 @@ def summary(scope: Scope, group_by: tuple[str, ...] = ("category",), min_produce
         raise ValueError(f"bad grouping {group_by!r}")
     if min_producers is None:
         min_producers = current_app.config["REPORT_MIN_PRODUCERS"]
-    dialect = dialect_name()
-    lots = db.session.execute(_lot_levels(scope, dims, dialect)).mappings().all()
-    reservations = db.session.execute(_reservation_levels(scope, dims, dialect)).mappings().all()
+    rows = _report_rows(scope, dims)
 
     groups: dict[tuple, dict] = {}
     total = _new_group(())
@@ -135,39 +202,39 @@ def summary(scope: Scope, group_by: tuple[str, ...] = ("category",), min_produce
             groups[key] = _new_group(key)
         return groups[key]
 
-    for row in lots:
+    for row in rows:
         level = row["level"]
-        if level == "cell":
+        if level == "lots":
             group = group_of(row)
             group["labels"].update({LABELS[d]: row[LABELS[d]] for d in dims if d in LABELS})
             cell = _cell_of(group, row["unit"])
-            cell.update(producers=row["people"], lots=int(row["lots"]), offered=int(row["offered"]))
+            cell.update(lots=int(row["lots"]), offered=int(row["offered"]))
+            if row["people"] is not None:  # SQLite counts the cell's producers in the same branch
+                cell["producers"] = row["people"]
             group["lots"] += int(row["lots"])
             total["lots"] += int(row["lots"])
-        elif level == "group":
+        elif level == "producers_cell":
+            _cell_of(group_of(row), row["unit"])["producers"] = row["people"]
+        elif level == "producers_group":
             group_of(row)["producers"] = row["people"]
-        elif level == "unit":
+        elif level == "producers_unit":
             units_total.setdefault(row["unit"], _new_cell())["producers"] = row["people"]
-        else:
+        elif level == "producers_total":
             total["producers"] = row["people"]
-    for row in reservations:
-        level = row["level"]
-        if level == "cell":
-            group = group_of(row)
-            cell = _cell_of(group, row["unit"])
+        elif level == "sums":
+            cell = _cell_of(group_of(row), row["unit"])
             unit_total = units_total.setdefault(row["unit"], _new_cell())
-            figures = {name: int(row[name] or 0) for name in ("value_millicents", "trips", "reserved", "collected_q",
-                                                                "travelled_q", *STATES)}
+            figures = {name: int(row[name] or 0) for name in SUMS if name != "distance_km"}
             figures["distance_km"] = float(row["distance_km"] or 0)  # PostgreSQL sums integers as numeric
-            for target in (group, total):
+            for target in (group_of(row), total):
                 for name in ("value_millicents", "distance_km", "trips", *STATES):
                     target[name] += figures[name]
             for target in (cell, unit_total):
                 for name in ("reserved", "collected_q", "travelled_q", "distance_km"):
                     target[name] += figures[name]
-        elif level == "group":
+        elif level == "traders_group":
             group_of(row)["traders"] = row["people"]
-        elif level == "total":
+        else:
             total["traders"] = row["people"]
     for unit, cell in units_total.items():
         cell["offered"] = sum(g["units"][unit]["offered"] for g in groups.values() if unit in g["units"])

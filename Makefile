@@ -7,7 +7,7 @@ export FLASK_APP := wsgi
 # PostgreSQL used by `make test` when it answers (CI starts it; see .ci/run).
 TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-pg bench install install-dev system-test-deps translations clean help
+.PHONY: run test test-sqlite test-pg bench install install-dev system-test-deps translations messages clean help
 
 help:
 	@echo "make run    - install, prepare the demo database, serve on http://127.0.0.1:$(PORT)"
@@ -32,7 +32,13 @@ install-dev: $(VENV)/.installed-dev translations
 
 translations: $(VENV)/.installed
 	@if ls exchange/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-		$(BIN)/pybabel compile -q -d exchange/translations; fi
+		$(BIN)/pybabel compile -d exchange/translations >/dev/null; fi
+
+# After changing texts: extract the French msgids, merge them into the English catalog, then translate.
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		--project Carreau -o exchange/translations/messages.pot .
+	$(BIN)/pybabel update -i exchange/translations/messages.pot -d exchange/translations --no-fuzzy-matching
 
 run: install
 	$(BIN)/flask db upgrade

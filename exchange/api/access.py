@@ -5,7 +5,7 @@ from flask import abort, request
 from flask_login import current_user
 
 from exchange.domain import accounts
-from exchange.extensions import csrf, login_manager
+from exchange.extensions import csrf, db, login_manager
 from exchange.models import Role, User
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -21,6 +21,16 @@ def bearer_token() -> str | None:
 def _load_from_bearer(req) -> User | None:
     token = bearer_token()
     return accounts.user_for_token(token) if token else None
+
+
+@login_manager.user_loader
+def _load_from_session(user_id: str) -> User | None:
+    """The user of a Flask-Login session (our pages, and the feed's Socket.IO handshake); a deactivated account is out."""
+    try:
+        user = db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+    return user if user is not None and user.active else None
 
 
 def signed_in() -> User:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from marshmallow import Schema, fields
@@ -45,6 +45,15 @@ def error_body(status: int, *, code: str | None = None, message=None, errors=Non
     return body
 
 
+def _page_for_people(exc: Exception, status: int, message=None):
+    """Pages answer errors with an HTML page (exchange/web/errors.py) when the web blueprint is installed."""
+    if isinstance(exc, HTTPException):
+        render = current_app.extensions.get("carreau_http_error_page")
+        return render(exc) if render else exc
+    render = current_app.extensions.get("carreau_error_page")
+    return render(status, str(message) if message is not None else None) if render else None
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
@@ -57,6 +66,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
+        if not is_api_request():
+            page = _page_for_people(exc, exc.status, exc.message)
+            if page is not None:
+                return page
         body = error_body(exc.status, code=exc.code, message=exc.message, errors=exc.errors, **exc.extra)
         response = jsonify(body)
         if "retry_after_s" in exc.extra:
@@ -66,13 +79,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
         if not is_api_request():
-            return exc
+            return _page_for_people(exc, 400)
         return jsonify(error_body(400, code="csrf", message=_("Jeton CSRF manquant ou invalide."))), 400
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         if not is_api_request():
-            return exc
+            return _page_for_people(exc, exc.code or 500)
         data = getattr(exc, "data", None) or {}
         errors = data.get("messages")  # webargs' field-level messages
         status = exc.code or 500

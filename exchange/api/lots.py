@@ -1,10 +1,11 @@
 """Lots over the API."""
+from flask import abort, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from exchange.api import PAGINATION
 from exchange.api.access import roles, signed_in, with_role
-from exchange.api.schemas import LotIn, LotOut, LotPatch, LotQuery
+from exchange.api.schemas import LotIn, LotOut, LotPatch, LotQuery, StockStepIn
 from exchange.domain import lots
 
 blp = Blueprint("lots", __name__, url_prefix="/api/v1", description="Lots on offer")
@@ -49,3 +50,16 @@ class LotById(MethodView):
     def delete(self, lot_id):
         """Withdraw one's own lot; it stays readable with status `withdrawn`."""
         lots.withdraw_lot(with_role("producer", "admin"), lot_id)
+
+
+@blp.route("/lots/<int:lot_id>/stock")
+class LotStock(MethodView):
+    @roles("producer", "admin")
+    @blp.arguments(StockStepIn)
+    @blp.response(200, LotOut)
+    def post(self, data, lot_id):
+        """Step one's own lot's stock (-1, +5, sold out); `Idempotency-Key` makes a retried step count once."""
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not 1 <= len(key) <= 80:
+            abort(400)
+        return lots.step_stock(with_role("producer", "admin"), lot_id, request_key=key, **data)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from exchange.api.fields import Cents, Id, Latitude, Longitude, PickupHours, Postcode, Quantity, Text
+from exchange.api.fields import MAX_QUANTITY, Cents, Id, Latitude, Longitude, PickupHours, Postcode, Quantity, Text
 from exchange.domain.watches import MAX_RADIUS_KM
 from exchange.models import CATEGORIES, LABELS, UNITS
 from exchange.models.types import utcnow
@@ -152,6 +152,20 @@ class LotPatch(Schema):
     min_order = Quantity(allow_none=True, strict_positive=True)
     labels = fields.List(Text(validate=validate.OneOf(LABELS)), validate=validate.Length(max=len(LABELS)))
     description = Text(allow_none=True, multiline=True, validate=validate.Length(max=2000))
+
+
+class StockStepIn(Schema):
+    """Either a step (`delta`, e.g. -1, +5) applied to what is left, or a new `quantity_available` (0: sold out)."""
+
+    delta = Quantity(minimum=-MAX_QUANTITY)
+    quantity_available = Quantity()
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if ("delta" in data) == ("quantity_available" in data):
+            raise ValidationError("Give delta or quantity_available, not both.", "delta")
+        if data.get("delta") == 0:
+            raise ValidationError("A step cannot be zero.", "delta")
 
 
 class LotQuery(Schema):

@@ -69,7 +69,7 @@ def post_lot(producer: User, *, farm_id: int, quantity: Decimal, labels=None, **
     return lot
 
 
-def update_lot(producer: User, lot_id: int, changes: dict) -> Lot:
+def update_lot(producer: User, lot_id: int, changes: dict, *, request_key: str | None = None) -> Lot:
     """Change a lot; setting the available quantity changes the offered quantity by as much."""
     get_own_lot(producer, lot_id)
     lot = lock_lot(lot_id)
@@ -83,7 +83,7 @@ def update_lot(producer: User, lot_id: int, changes: dict) -> Lot:
             lot.quantity_available = target
             lot.quantity_offered = lot.quantity_offered + delta
             db.session.add(StockMovement(lot_id=lot.id, user_id=producer.id, delta_offered=delta,
-                                         delta_available=delta, reason="adjusted"))
+                                         delta_available=delta, reason="adjusted", request_key=request_key))
     if changes.get("min_order") is not None and changes["min_order"] > lot.quantity_offered:
         raise InvalidInput(_l("La commande minimale dépasse la quantité proposée."),
                            errors={"min_order": ["Cannot exceed the quantity offered."]})
@@ -103,6 +103,22 @@ def update_lot(producer: User, lot_id: int, changes: dict) -> Lot:
     publish.lot_event(lot, event)
     db.session.commit()
     return lot
+
+
+def step_stock(producer: User, lot_id: int, *, delta: Decimal | None = None,
+               quantity_available: Decimal | None = None, request_key: str | None = None) -> Lot:
+    """Add to or take from what is left in one tap (never below zero); a step retried with its key counts once.
+
+    A step is relative to the stock as it is when it arrives, so a reservation taken meanwhile is not undone.
+    """
+    get_own_lot(producer, lot_id)
+    lot = lock_lot(lot_id)
+    if request_key and db.session.scalar(select(StockMovement.id).where(
+            StockMovement.lot_id == lot_id, StockMovement.request_key == request_key)) is not None:
+        db.session.commit()  # already applied: answer the lot as it is, release the lock
+        return lot
+    target = quantity_available if quantity_available is not None else max(Decimal(0), lot.quantity_available + delta)
+    return update_lot(producer, lot_id, {"quantity_available": target}, request_key=request_key)
 
 
 def withdraw_lot(producer: User, lot_id: int) -> Lot:

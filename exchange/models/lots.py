@@ -5,7 +5,7 @@ import datetime as dt
 import enum
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from exchange.extensions import db
@@ -83,6 +83,10 @@ class StockMovement(db.Model):
     """One change of a lot's stock: posting, a producer's edit, a hold taken or given back."""
 
     __tablename__ = "stock_movements"
+    __table_args__ = (
+        # A stock step retried by a phone on a flaky network carries the same key and is applied once.
+        UniqueConstraint("lot_id", "request_key", name="uq_stock_movements_request_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="CASCADE"), index=True)
@@ -91,6 +95,7 @@ class StockMovement(db.Model):
     delta_offered: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
     delta_available: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
     reason: Mapped[str] = mapped_column(String(24))
+    request_key: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User | None] = relationship()

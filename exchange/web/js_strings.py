@@ -1,0 +1,44 @@
+"""The few sentences the pages' scripts show, translated on the server and handed over as JSON."""
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from exchange.web import labels
+
+
+def js_strings() -> dict[str, str]:
+    return {
+        "offline": _("Hors ligne : vos modifications sont gardées sur ce téléphone et partiront au retour du réseau."),
+        "pending_one": _("1 modification en attente d'envoi"),
+        "pending_many": _("%(n)s modifications en attente d'envoi"),
+        "saved": _("Enregistré"),
+        "sending": _("Envoi…"),
+        "rejected": _("Modification refusée"),
+        "session_expired": _("Votre session a expiré : reconnectez-vous, vos modifications en attente seront envoyées."),
+        "locating": _("Recherche de votre position…"),
+        "located": _("Position trouvée : %(place)s"),
+        "location_denied": _("Position indisponible : autorisez la localisation ou saisissez le code postal."),
+        "no_commune": _("Aucune commune trouvée."),
+        "choose_commune": _("%(n)s communes ont ce code postal : choisissez la vôtre dans la liste."),
+        "last_price": _("Dernier prix pour ce produit : %(price)s (le %(date)s)"),
+        "connected": _("En direct"),
+        "connecting": _("Connexion…"),
+        "disconnected": _("Hors ligne — reconnexion automatique"),
+        "new_lot": _("Nouveau"),
+        "changed_lot": _("Modifié"),
+        "reserve": _("Réserver"),
+        "reserved": _("Réservé : code de retrait %(code)s"),
+        "new_reservation": _("Nouvelle réservation : %(quantity)s de %(product)s"),
+        "map_offline": _("Fond de carte indisponible hors connexion : les positions restent affichées."),
+        "km": _("km"),
+        "error": _("Une erreur est survenue. Réessayez."),
+    }
+
+
+def js_labels() -> dict[str, dict[str, str]]:
+    """Names of the API's machine values (units, statuses, categories) in the page's language."""
+    return {"units": labels.as_strings(labels.UNIT_LABELS), "units_plural": labels.as_strings(labels.UNIT_PLURALS),
+            "categories": labels.as_strings(labels.CATEGORY_LABELS),
+            "lot_status": labels.as_strings(labels.LOT_STATUS_LABELS),
+            "reservation_status": labels.as_strings(labels.RESERVATION_STATUS_LABELS),
+            "label": labels.as_strings(labels.LABEL_LABELS)}

@@ -1,0 +1,71 @@
+"""Every main page in Chromium at a phone's 390×844 and a laptop's 1280×800: screenshots for a person to look at
+(tests/screenshots/, ignored by git), and the checks a person would make: nothing wider than the screen,
+touch targets of at least 44 px, no script error and no CSP violation in the console."""
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import DESKTOP, PHONE, farm_and_lot, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# Interactive things a thumb must hit: 44 px high at least (WCAG 2.5.5 target size).
+TARGETS = ("main a.btn, main button:not(.link-button), main input:not([type=hidden]):not([type=checkbox])"
+           ":not([type=radio]), main select, main summary, main .chip span, main label.check, .tabbar a, "
+           ".site-header button, .site-header summary, .site-header a.btn")
+
+
+def look(page, path: str, name: str) -> None:
+    page.goto(path)
+    page.wait_for_load_state("networkidle")
+    screenshot(page, name)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"{path} is {width}px wide on a {page.viewport_size['width']}px screen"
+    small = page.eval_on_selector_all(TARGETS, """nodes => nodes
+        .filter(n => n.offsetParent !== null)
+        .map(n => [n.outerHTML.slice(0, 80), n.getBoundingClientRect().height])
+        .filter(([_, h]) => h < 43.5)""")
+    assert not small, f"{path}: touch targets under 44 px: {small}"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_public_pages(people, viewport):
+    visitor = people("trader")
+    page = visitor.page(viewport, sign_in=False)
+    for path, name in [("/", "home"), ("/login", "login"), ("/signup?role=producer", "signup"),
+                       ("/no-such-page", "not-found")]:
+        look(page, path, name)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_producer_pages(people, viewport):
+    producer = people("producer", name="Les Jardins de Pradines")
+    farm, lot = farm_and_lot(producer, product="Tomates anciennes", quantity=42, price_cents=320, labels=["organic"])
+    farm_and_lot(producer, product="Courgettes", quantity=15, price_cents=180)
+    producer.api("POST", f"/lots/{lot['id']}/stock", json={"delta": -12})
+    page = producer.page(viewport)
+    for path, name in [("/producer/lots", "producer-lots"), ("/producer/lots/new", "producer-new-lot"),
+                       (f"/producer/lots/new?repeat={lot['id']}", "producer-repeat-lot"),
+                       (f"/producer/farms/{farm['id']}", "producer-farm"), ("/account", "producer-account")]:
+        look(page, path, name)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_reservation_pages(people, viewport):
+    producer = people("producer", name="Ferme des Cèdres")
+    _, lot = farm_and_lot(producer, product="Pommes de terre", quantity=200, price_cents=95)
+    _, eggs = farm_and_lot(producer, product="Œufs plein air", unit="piece", quantity=360, price_cents=28)
+    trader = people("trader", name="Restaurant Le Lamparo", phone="05 65 35 25 93", base={"postcode": "46000"})
+    trader.api("POST", f"/lots/{lot['id']}/reservations", json={"quantity": 25})
+    confirmed = trader.api("POST", f"/lots/{eggs['id']}/reservations", json={"quantity": 60})
+    producer.api("POST", f"/reservations/{confirmed['id']}/confirm")
+    look(producer.page(viewport), "/producer/reservations", "producer-reservations")
+    look(trader.page(viewport), "/trader/reservations", "trader-reservations")
+
+
+def test_the_api_docs_work_offline(people):
+    visitor = people("trader")
+    page = visitor.page(DESKTOP, sign_in=False)
+    page.goto("/api/v1/docs")
+    page.get_by_text("/api/v1/lots/{lot_id}/stock").first.wait_for()
+    screenshot(page, "api-docs")

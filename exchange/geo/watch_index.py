@@ -17,13 +17,13 @@ its centre to a corner, plus a margin). Any point of the cell lies within reach 
 any lot inside the circle is in a kept cell. The brute-force tests check this on random data.
 
 Cells: a latitude/longitude grid (default) or H3 hexagons (h3-py v4), behind the same small
-interface; `python -m bench match-cells` measures both at three cell sizes (figures in
-bench/README.md). At 100,000 watches the time per lot event differed little between them (within
-about 15 %, less than this machine's run-to-run noise): it is dominated by the exact great-circle
-check on each candidate, and above all on each real match. Building differed a lot: H3 spends
-most of its time in grid_disk and in per-cell shapes, and needed about 2 minutes for 100,000
-watches at its best size, against about 20 s for the grid at half the radius with 40 cells per
-watch. Every server process builds the index at start-up, so the grid wins.
+interface; `python -m bench match-cells` builds both at three cell sizes over 100,000 watches and
+times them taking turns on the same lot events (figures in bench/README.md). Time per event
+follows the number of candidates, whichever the cells: the exact check on each candidate, and
+above all on each real match, is the cost. H3's rounder cells gave no clear saving in candidates
+for the memory they take, and built two to three times slower (grid_disk and per-cell shapes),
+while every server process builds the index at start-up. The grid at half the radius (40 cells a watch) came
+within 5 % of the fastest configuration measured, with half its build time and 44 % of its memory.
 
 Threads: one writer at a time (a lock), any number of lock-free readers. Writers bump a sequence
 number before and after each change (a seqlock); a reader that saw it change while matching

@@ -321,6 +321,7 @@ class WatchIndex:
         self._lock = threading.Lock()
         self._seq = 0  # odd while a writer is changing the state
         self._state = _State()
+        self._cell_keys: dict[int, int] = {}
 
     @property
     def scheme(self) -> str:
@@ -356,6 +357,7 @@ class WatchIndex:
     def replace_all(self, specs: Iterable[WatchSpec]) -> None:
         """Load a whole set of watches at once (start-up, resynchronisation); readers keep the old set until the swap."""
         with self._lock:
+            self._cell_keys = {}  # forget cells that only the old set covered
             state = _State.build((w, *self._placement(w)) for w in specs if w.active)
             self._seq += 1
             self._state = state
@@ -415,4 +417,7 @@ class WatchIndex:
             raise ValueError(f"watch {w.id}: lat in [-90, 90], lon in [-180, 180], radius_km >= 0")
         radius_km = w.radius_km + MATCH_EPSILON_KM
         level = self._cells.level_for(radius_km)
-        return level, self._cells.cover(w.lat, w.lon, radius_km, level)
+        # One int object per cell, shared by every watch that covers it: cell keys are too big for
+        # Python's small-int cache, and 100,000 watches x 40 private copies would take ~130 MB.
+        cells = self._cells.cover(w.lat, w.lon, radius_km, level)
+        return level, tuple([self._cell_keys.setdefault(cell, cell) for cell in cells])

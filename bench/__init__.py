@@ -49,19 +49,22 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 
 def time_interleaved(fns: dict[str, Callable[[Any], Any]], items: Iterable[Any]) -> dict[str, Row]:
-    """Time several ways of doing the same thing, taking turns on each item (`time_each` figures each).
+    """Time several ways of doing the same thing taking turns, each on every item once (`time_each` figures).
 
     On a machine whose speed drifts (other work, caches, frequency), timing A over all items and
-    then B favours whichever ran in the quieter minute; taking turns item by item, in a rotating
-    order, gives both the same conditions.
+    then B favours whichever ran in the quieter minute; taking turns gives both the same conditions.
+    At each turn the rivals work on items far apart in the list, so that none inherits caches that
+    another has just warmed on the same item (rivals often share the data they look at).
     """
+    items = list(items)
     names = list(fns)
+    stride = max(1, len(items) // len(names))
     samples: dict[str, list[tuple[int, int]]] = {name: [] for name in names}
     wall, cpu = time.perf_counter_ns, time.thread_time_ns
     gc.collect()
-    for i, item in enumerate(items):
-        for name in names[i % len(names):] + names[: i % len(names)]:
-            fn = fns[name]
+    for i in range(len(items)):
+        for k, name in enumerate(names):
+            fn, item = fns[name], items[(i + k * stride) % len(items)]
             w0, c0 = wall(), cpu()
             fn(item)
             c1, w1 = cpu(), wall()

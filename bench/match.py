@@ -158,22 +158,22 @@ def run(quick: bool) -> list[Row]:
         slow_events = events[: max(50, min(300, 3_000_000 // n))]  # the slow methods get fewer events
         expected = {i: naive_match(specs, lot) for i, lot in enumerate(slow_events[:20])}
 
-        naive = {"watches": n, "method": "naive (every watch)",
-                 **time_each(lambda lot: naive_match(specs, lot), slow_events), "candidates": float(n)}
         db = DatabaseMatcher(specs)
         _check("db", db.match, expected, slow_events)
-        db_row = {"watches": n, "method": "db (SQLite bbox + rule)", **time_each(db.match, slow_events)}
-        db.close()
-
         built = {scheme.name: build_index(n, specs, scheme) for scheme in (GridCells(), H3Cells())}
-        for (_, index), row in zip(built.values(), time_indexes(built, events, expected)):
-            # Ratios of mean CPU time over the same events: the code's cost, whatever else the machine runs.
-            same_events = time_each(index.match, slow_events)["cpu_mean_us"]
-            row["naive/index"] = naive["cpu_mean_us"] / same_events
-            row["db/index"] = db_row["cpu_mean_us"] / same_events
+        # The slow methods and the indexes take turns on the same events; ratios are of median CPU
+        # time per event (the code's own cost, whatever else the machine runs; a median because one
+        # garbage collection landing on one method's turn would sway a mean over a few hundred events).
+        slow = time_interleaved({"naive": lambda lot: naive_match(specs, lot), "db": db.match,
+                                 **{name: index.match for name, (_, index) in built.items()}}, slow_events)
+        db.close()
+        for name, row in zip(built, time_indexes(built, events, expected)):
+            row["naive/index"] = slow["naive"]["cpu_p50_us"] / slow[name]["cpu_p50_us"]
+            row["db/index"] = slow["db"]["cpu_p50_us"] / slow[name]["cpu_p50_us"]
             rows.append(row)
         del built
-        rows += [naive, db_row]
+        rows += [{"watches": n, "method": "naive (every watch)", **slow["naive"], "candidates": float(n)},
+                 {"watches": n, "method": "db (SQLite bbox + rule)", **slow["db"]}]
     return rows
 
 

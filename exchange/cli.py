@@ -1,6 +1,8 @@
 """Operator commands: `flask --app wsgi users create`, `seed-demo`, ..."""
 from __future__ import annotations
 
+import os
+
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
@@ -46,6 +48,8 @@ def serve(host: str, port: int, with_scheduler: bool) -> None:
 
         jobs.build(app).start()
     click.echo(f"Carreau on http://{host}:{port}  (API docs: http://{host}:{port}/api/v1/docs)")
+    # Flask ignores app.run() under its CLI unless told this is the intended server.
+    os.environ["FLASK_RUN_FROM_CLI"] = "false"
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
 
 
@@ -61,6 +65,43 @@ def scheduler() -> None:
     jobs.build(current_app._get_current_object(), blocking=True).start()
 
 
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has accounts.")
+@with_appcontext
+def seed_demo(if_empty: bool) -> None:
+    """Fill the database with the demo region around Cahors (deterministic)."""
+    from exchange.demo import seed
+
+    if seed.is_seeded():
+        if if_empty:
+            click.echo("Database already has data: demo not seeded again.")
+            return
+        raise click.ClickException("The database is not empty; seed-demo only fills an empty one.")
+    created = seed.seed()
+    click.echo(f"Demo: {created['farms']} farms, {created['traders']} traders, {created['lots']} lots on offer.")
+    past = created["history"]
+    click.echo(f"History: {past['lots']} past lots, {past['reservations']} reservations "
+               f"({', '.join(f'{n} {status}' for status, n in past['by_status'].items())}).")
+    click.echo(f"Demo logins (password {created['password']!r}):")
+    for role, email in created["logins"].items():
+        click.echo(f"  {role:9} {email}")
+
+
+@click.command("check-integrity")
+@with_appcontext
+def check_integrity() -> None:
+    """Check every lot's stock against its reservations and movements; exit 1 when anything is off."""
+    from exchange.domain.integrity import lot_balances
+
+    balances = lot_balances()
+    offenders = [balance for balance in balances if balance.problems]
+    for balance in offenders:
+        click.echo(f"lot {balance.lot_id}: " + "; ".join(balance.problems), err=True)
+    if offenders:
+        raise click.ClickException(f"{len(offenders)} of {len(balances)} lots do not add up.")
+    click.echo(f"{len(balances)} lots checked: stock, reservations and movements agree.")
+
+
 def register(app: Flask) -> None:
-    for command in (users, serve, scheduler):
+    for command in (users, serve, scheduler, seed_demo, check_integrity):
         app.cli.add_command(command)

@@ -71,6 +71,8 @@ class Config:
 
     # Processes
     SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "threading")
+    # Redis pub/sub channel of the Socket.IO message queue: processes of one deployment share it.
+    SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "carreau")
     RUN_SCHEDULER = os.environ.get("RUN_SCHEDULER", "0") == "1"
 
 

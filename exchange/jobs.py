@@ -65,6 +65,39 @@ def build(app: Flask, *, blocking: bool = False):
 # Each is a thin call into a domain service, registered with @job(name, trigger, **trigger_args).
 
 
+@job("expire_holds", "interval", seconds=60)
+def expire_holds() -> int:
+    """Pending holds not confirmed in time give their stock back."""
+    from exchange.domain import reservations
+
+    return reservations.expire_holds()
+
+
+@job("close_expired_lots", "interval", seconds=60)
+def close_expired_lots() -> int:
+    """Lots past their availability close; their pending holds expire with them."""
+    from exchange.domain import reservations
+
+    return reservations.close_expired_lots()
+
+
+@job("mark_no_shows", "interval", seconds=300)
+def mark_no_shows() -> int:
+    """Confirmed reservations not collected by the end of their slot plus the grace period."""
+    from exchange.domain import reservations
+
+    return reservations.mark_no_shows()
+
+
+@job("prune_feed_log", "interval", hours=1)
+def prune_feed_log():
+    """Forget feed events older than FEED_RETENTION_DAYS (default 7): resuming from before that means a resync."""
+    from exchange.feed import retention
+
+    pruned = retention.prune_feed_log()
+    return pruned if any(pruned.values()) else None
+
+
 @job("report_snapshots", "cron", hour=4, minute=10)
 def report_snapshots():
     """Each chamber's reports for the last settled month, once (daily; does nothing when all are taken)."""

@@ -102,6 +102,10 @@ class FreshContextClient(FlaskClient):
             return super().open(*args, **kwargs)
 
 
+# Single-row counters keep their row between tests; they are reset to zero instead.
+_COUNTERS = {"feed_counter": "last_seq", "watch_version": "version"}
+
+
 @pytest.fixture
 def app(tmp_path, _pg_schema, app_config):
     app = create_app(_config(tmp_path, _pg_schema, app_config))
@@ -112,9 +116,10 @@ def app(tmp_path, _pg_schema, app_config):
         yield app
         _db.session.remove()
         if _pg_schema:
-            tables = ", ".join(t.name for t in _db.metadata.sorted_tables if t.name != "feed_counter")
+            tables = ", ".join(t.name for t in _db.metadata.sorted_tables if t.name not in _COUNTERS)
             _db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            _db.session.execute(text("UPDATE feed_counter SET last_seq = 0"))
+            for table, column in _COUNTERS.items():
+                _db.session.execute(text(f"UPDATE {table} SET {column} = 0"))
             _db.session.commit()
         _db.session.remove()
         _db.engine.dispose()
@@ -203,3 +208,63 @@ def make_trader(make_user):
         return make_user("trader", **kw)
 
     return make
+
+
+# --- the live feed -------------------------------------------------------------------------------
+
+class FeedTestClient:
+    """A `socketio.test_client` on /feed that keeps every event and can wait for the ones sent by background tasks."""
+
+    def __init__(self, app, auth=None, flask_client=None):
+        from exchange.extensions import socketio
+
+        with app.app_context():  # its own, as a real connection has (Flask-Login caches the user in `g`)
+            self.client = socketio.test_client(app, namespace="/feed", auth=auth, flask_test_client=flask_client)
+
+    @property
+    def connected(self) -> bool:
+        return self.client.is_connected("/feed")
+
+    def events(self, name: str | None = None) -> list[dict]:
+        # Read the queue without get_received(), which rebuilds it and could drop an event appended meanwhile.
+        return [e["args"][0] for e in list(self.client.queue)
+                if e["namespace"] == "/feed" and (name is None or e["name"] == name)]
+
+    def wait_for(self, name: str, count: int = 1, timeout: float = 5.0) -> list[dict]:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.events(name)) < count and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return self.events(name)
+
+    def ready(self, timeout: float = 5.0) -> dict:
+        """Wait until the replay is over and live events flow; returns the `ready` message."""
+        found = self.wait_for("ready", 1, timeout)
+        assert found, "the feed never said it was ready"
+        return found[0]
+
+    def disconnect(self) -> None:
+        if self.connected:
+            self.client.disconnect("/feed")
+
+
+@pytest.fixture
+def feed_client(app):
+    """`feed_client(user, since=None)`: a /feed connection with a fresh token of that user, ready for live events."""
+    from exchange.domain import accounts
+
+    clients = []
+
+    def connect(user=None, *, since=None, auth=None, flask_client=None, wait_ready=True):
+        if auth is None and user is not None:
+            auth = {"token": accounts.issue_token(user)} | ({"since": since} if since is not None else {})
+        client = FeedTestClient(app, auth=auth, flask_client=flask_client)
+        clients.append(client)
+        if wait_ready and client.connected:
+            client.ready()
+        return client
+
+    yield connect
+    for client in clients:
+        client.disconnect()

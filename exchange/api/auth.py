@@ -3,7 +3,7 @@ from flask import abort, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from exchange.api.access import bearer_token, signed_in
+from exchange.api.access import bearer_token, public, signed_in
 from exchange.api.schemas import MePatch, RegisterIn, TokenIn, TokenOut, UserOut
 from exchange.domain import accounts
 from exchange.extensions import limiter
@@ -32,6 +32,7 @@ def _failed(response) -> bool:
 
 @blp.route("/auth/register")
 class Register(MethodView):
+    @public
     @limiter.limit(_per_address_limit)
     @blp.arguments(RegisterIn)
     @blp.response(201, UserOut)
@@ -42,6 +43,7 @@ class Register(MethodView):
 
 @blp.route("/auth/tokens")
 class Tokens(MethodView):
+    @public
     @limiter.limit(_per_address_limit, deduct_when=_failed)
     @limiter.limit(_per_account_limit, key_func=_login_email, deduct_when=_failed)
     @blp.arguments(TokenIn)

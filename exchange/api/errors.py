@@ -1,9 +1,12 @@
 """Every error of the API answers JSON {code, status, message, errors?}, never an HTML page."""
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from flask import Flask, jsonify, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from exchange.domain.errors import DomainError
@@ -32,7 +35,9 @@ def is_api_request() -> bool:
 
 
 def error_body(status: int, *, code: str | None = None, message=None, errors=None, **extra) -> dict:
-    body = {"code": code or _CODES.get(status, "error"), "status": status,
+    """flask-smorest's error shape ({code: HTTP status, status: its name, message, errors?}), plus
+    `error`, a stable machine-readable reason such as `stock_short` or `ambiguous_postcode`."""
+    body = {"code": status, "status": HTTPStatus(status).phrase, "error": code or _CODES.get(status, "error"),
             "message": str(message) if message is not None else _MESSAGES.get(status, lambda: "Error")()}
     if errors:
         body["errors"] = errors
@@ -53,7 +58,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
         body = error_body(exc.status, code=exc.code, message=exc.message, errors=exc.errors, **exc.extra)
-        return jsonify(body), exc.status
+        response = jsonify(body)
+        if "retry_after_s" in exc.extra:
+            response.headers["Retry-After"] = str(exc.extra["retry_after_s"])
+        return response, exc.status
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
@@ -75,3 +83,14 @@ def register_error_handlers(app: Flask) -> None:
             if name.lower() in ("allow", "retry-after"):
                 response.headers[name] = value
         return response
+
+
+class ErrorOut(Schema):
+    """Every error answer of the API."""
+
+    code = fields.Integer(required=True, metadata={"description": "The HTTP status code"})
+    status = fields.String(required=True, metadata={"description": "The HTTP status name"})
+    error = fields.String(required=True, metadata={"description": "Machine-readable reason, e.g. stock_short"})
+    message = fields.String(required=True, metadata={"description": "For people, in their language"})
+    errors = fields.Dict(metadata={"description": "Field-level messages, keyed by location then field"})
+    choices = fields.List(fields.Dict(), metadata={"description": "Possible answers, e.g. communes of a postcode"})

@@ -2,7 +2,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from exchange.api.access import with_role
+from exchange.api.access import roles, with_role
 from exchange.api.schemas import FarmIn, FarmOut, FarmPatch
 from exchange.domain import farms
 
@@ -11,11 +11,13 @@ blp = Blueprint("farms", __name__, url_prefix="/api/v1", description="Producers'
 
 @blp.route("/farms")
 class Farms(MethodView):
+    @roles("producer", "admin")
     @blp.response(200, FarmOut(many=True))
     def get(self):
         """The calling producer's farms."""
         return farms.farms_of(with_role("producer", "admin"))
 
+    @roles("producer")
     @blp.arguments(FarmIn)
     @blp.response(201, FarmOut)
     def post(self, data):
@@ -30,6 +32,7 @@ class FarmById(MethodView):
         """One of one's own farms."""
         return farms.get_own_farm(with_role("producer", "admin"), farm_id)
 
+    @roles("producer", "admin")
     @blp.arguments(FarmPatch)
     @blp.response(200, FarmOut)
     def patch(self, data, farm_id):

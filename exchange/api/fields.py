@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from marshmallow import ValidationError, fields, validate
@@ -11,6 +12,27 @@ from exchange.models.farms import WEEKDAYS
 
 MAX_QUANTITY = Decimal("1000000")  # a million kg, litres or crates: beyond any farm's single lot
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+class Text(fields.String):
+    """Text from people: trimmed; control characters and bidi overrides refused (NUL breaks PostgreSQL,
+    overrides disguise names). Line breaks only where `multiline`."""
+
+    default_error_messages = {"control": "Contains control characters."}
+
+    def __init__(self, *, multiline: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.multiline = multiline
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        allowed = "\n\r\t" if self.multiline else ""
+        if any((unicodedata.category(c) == "Cc" and c not in allowed) or c in _BIDI_CONTROLS for c in text):
+            raise self.make_error("control")
+        return text
 
 
 class Quantity(fields.Field):
@@ -85,3 +107,11 @@ class PickupHours(fields.Dict):
         if errors:
             raise ValidationError(errors)
         return {day: sorted(slots) for day, slots in hours.items() if slots}
+
+
+MAX_ID = 2**31 - 1
+
+
+def Id(**kwargs) -> fields.Integer:
+    """A reference to a row: a positive integer that fits the database."""
+    return fields.Integer(validate=validate.Range(1, MAX_ID), **kwargs)

@@ -3,7 +3,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from exchange.api import PAGINATION
-from exchange.api.access import signed_in, with_role
+from exchange.api.access import roles, signed_in, with_role
 from exchange.api.schemas import LotIn, LotOut, LotPatch, LotQuery
 from exchange.domain import lots
 
@@ -22,6 +22,7 @@ class Lots(MethodView):
         pagination_parameters.item_count = found.total
         return found.items
 
+    @roles("producer")
     @blp.arguments(LotIn)
     @blp.response(201, LotOut)
     def post(self, data):
@@ -37,6 +38,7 @@ class LotById(MethodView):
         signed_in()
         return lots.get_lot(lot_id)
 
+    @roles("producer", "admin")
     @blp.arguments(LotPatch)
     @blp.response(200, LotOut)
     def patch(self, data, lot_id):

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from exchange.api import PAGINATION
-from exchange.api.access import with_role
+from exchange.api.access import roles, with_role
 from exchange.api.fields import Quantity
 from exchange.extensions import db
 from exchange.models import UNITS
@@ -211,6 +211,7 @@ def _filename(kind: str, report: dict, *extra: str) -> str:
 
 @blp.route("/reports/summary")
 class Summary(MethodView):
+    @roles("chamber", "admin")
     @blp.arguments(SummaryQuery, location="query")
     @blp.response(200, SummaryOut)
     @blp.alt_response(200, **CSV_RESPONSE)
@@ -225,6 +226,7 @@ class Summary(MethodView):
 
 @blp.route("/reports/prices")
 class Prices(MethodView):
+    @roles("chamber", "admin")
     @blp.arguments(PricesQuery, location="query")
     @blp.response(200, PricesOut)
     @blp.alt_response(200, **CSV_RESPONSE)
@@ -238,6 +240,7 @@ class Prices(MethodView):
 
 @blp.route("/reports/series")
 class Series(MethodView):
+    @roles("chamber", "admin")
     @blp.arguments(SeriesQuery, location="query")
     @blp.response(200, SeriesOut)
     def get(self, query):
@@ -247,6 +250,7 @@ class Series(MethodView):
 
 @blp.route("/reports/snapshots")
 class Snapshots(MethodView):
+    @roles("chamber", "admin")
     @blp.response(200, SnapshotOut(many=True))
     @blp.paginate(**PAGINATION)
     def get(self, pagination_parameters):
@@ -260,6 +264,7 @@ class Snapshots(MethodView):
 
 @blp.route("/reports/snapshots/<int:snapshot_id>")
 class SnapshotById(MethodView):
+    @roles("chamber", "admin")
     @blp.arguments(SnapshotQuery, location="query")
     @blp.response(200, SnapshotFullOut)
     @blp.alt_response(200, **CSV_RESPONSE)

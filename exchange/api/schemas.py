@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from exchange.api.fields import Cents, Latitude, Longitude, PickupHours, Postcode, Quantity
+from exchange.api.fields import Cents, Id, Latitude, Longitude, PickupHours, Postcode, Quantity, Text
+from exchange.domain.watches import MAX_RADIUS_KM
 from exchange.models import CATEGORIES, LABELS, UNITS
 from exchange.models.types import utcnow
 
-Text = fields.String
 
 
 class BaseIn(Schema):
@@ -67,12 +67,14 @@ class TokenOut(Schema):
 
 class FarmIn(Schema):
     name = Text(required=True, validate=validate.Length(1, 120))
+    address = Text(allow_none=True, validate=validate.Length(max=200),
+                   metadata={"description": "Street address; placed at street level when GEOCODER=ban."})
     postcode = Postcode(required=True)
     commune = Text(validate=validate.Length(1, 120))
     lat = Latitude()
     lon = Longitude()
     siret = Text(allow_none=True, validate=validate.Length(max=20))
-    pickup_instructions = Text(allow_none=True, validate=validate.Length(max=2000))
+    pickup_instructions = Text(allow_none=True, multiline=True, validate=validate.Length(max=2000))
     pickup_hours = PickupHours()
 
 
@@ -88,6 +90,7 @@ class FarmOut(Schema):
     owner_id = fields.Integer()
     name = Text()
     siret = Text(allow_none=True)
+    address = Text(allow_none=True)
     postcode = Text()
     commune = Text()
     insee = Text()
@@ -118,7 +121,7 @@ def _future(value):
 
 
 class LotIn(Schema):
-    farm_id = fields.Integer(required=True, strict=True)
+    farm_id = Id(required=True, strict=True)
     product = Text(required=True, validate=validate.Length(1, 120))
     category = Text(required=True, validate=validate.OneOf(CATEGORIES))
     unit = Text(required=True, validate=validate.OneOf(UNITS))
@@ -128,7 +131,7 @@ class LotIn(Schema):
     available_from = fields.AwareDateTime()
     min_order = Quantity(allow_none=True, strict_positive=True)
     labels = fields.List(Text(validate=validate.OneOf(LABELS)), validate=validate.Length(max=len(LABELS)))
-    description = Text(allow_none=True, validate=validate.Length(max=2000))
+    description = Text(allow_none=True, multiline=True, validate=validate.Length(max=2000))
 
     @validates_schema
     def _window(self, data, **kwargs):
@@ -148,7 +151,7 @@ class LotPatch(Schema):
     available_from = fields.AwareDateTime()
     min_order = Quantity(allow_none=True, strict_positive=True)
     labels = fields.List(Text(validate=validate.OneOf(LABELS)), validate=validate.Length(max=len(LABELS)))
-    description = Text(allow_none=True, validate=validate.Length(max=2000))
+    description = Text(allow_none=True, multiline=True, validate=validate.Length(max=2000))
 
 
 class LotQuery(Schema):
@@ -162,7 +165,7 @@ class LotQuery(Schema):
     q = Text(validate=validate.Length(1, 80))
     max_price_cents = Cents(strict=False)
     label = fields.List(Text(validate=validate.OneOf(LABELS)))
-    farm_id = fields.Integer()
+    farm_id = Id()
     status = fields.List(Text(validate=validate.OneOf(["published", "sold_out", "withdrawn", "expired"])))
     sort = Text(validate=validate.OneOf(["distance", "price", "recent", "ending"]))
 
@@ -199,6 +202,42 @@ class LotOut(Schema):
     distance_km = fields.Float(dump_only=True, metadata={"description": "From the query's lat/lon, when given."})
 
 
+class ReservationIn(Schema):
+    quantity = Quantity(required=True, strict_positive=True)
+    pickup_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "When the trader will come; must fall in the farm's pickup hours and the lot's window."})
+
+
+class CollectIn(Schema):
+    code = Text(required=True, validate=validate.Length(1, 32),
+                metadata={"description": "The pickup code the trader shows (or its QR code's content)."})
+
+
+class ReservationQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.List(Text(validate=validate.OneOf(["pending", "confirmed", "collected", "declined", "cancelled",
+                                                       "expired", "no_show"])))
+    lot_id = Id()
+    farm_id = Id()
+
+
+class LotBrief(Schema):
+    id = fields.Integer()
+    product = Text()
+    category = Text()
+    unit = Text()
+    status = Text()
+    available_until = fields.AwareDateTime()
+    farm = fields.Nested(FarmBrief)
+
+
+class TraderBrief(Schema):
+    id = fields.Integer()
+    name = Text()
+
+
 class ReservationOut(Schema):
     id = fields.Integer()
     lot_id = fields.Integer()
@@ -206,9 +245,73 @@ class ReservationOut(Schema):
     quantity = Quantity()
     price_cents = fields.Integer()
     status = Text()
-    pickup_code = Text(metadata={"description": "Shown to the reserving trader only."})
+    # Read from an attribute the API sets for the reserving trader only: everyone else never gets the field.
+    pickup_code = Text(attribute="visible_pickup_code", metadata={"description": "Shown to the reserving trader only."})
     pickup_at = fields.AwareDateTime(allow_none=True)
     hold_expires_at = fields.AwareDateTime(allow_none=True)
     distance_km = fields.Float(allow_none=True)
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    closed_at = fields.AwareDateTime(allow_none=True)
+    lot = fields.Nested(LotBrief)
+    trader = fields.Nested(TraderBrief)
+
+
+class TransitionOut(Schema):
+    from_status = Text(allow_none=True)
+    to_status = Text()
+    actor_id = fields.Integer(allow_none=True)
+    at = fields.AwareDateTime()
+
+
+class ReservationDetail(ReservationOut):
+    transitions = fields.List(fields.Nested(TransitionOut))
+
+
+class WatchIn(Schema):
+    lat = Latitude(metadata={"description": "Centre; with lon. Both omitted: the trader's base."})
+    lon = Longitude()
+    radius_km = fields.Float(required=True, allow_nan=False,
+                             validate=validate.Range(0, MAX_RADIUS_KM, min_inclusive=False))
+    categories = fields.List(Text(validate=validate.OneOf(CATEGORIES)), validate=validate.Length(max=len(CATEGORIES)),
+                             metadata={"description": "Empty or absent: every category."})
+    q = Text(allow_none=True, validate=validate.Length(max=80),
+             metadata={"description": "Words that must each start a word of the product, accents ignored."})
+    max_price_cents = Cents(allow_none=True)
+    labels = fields.List(Text(validate=validate.OneOf(LABELS)), validate=validate.Length(max=len(LABELS)),
+                         metadata={"description": "The lot must carry all of them."})
+    min_quantity = Quantity(allow_none=True, strict_positive=True,
+                            metadata={"description": "Compared with the quantity offered."})
+    name = Text(allow_none=True, validate=validate.Length(max=80))
+    active = fields.Boolean()
+
+    @validates_schema
+    def _centre(self, data, **kwargs):
+        if ("lat" in data) != ("lon" in data):
+            raise ValidationError("lat and lon go together.", "lon" if "lat" in data else "lat")
+
+
+class WatchPatch(WatchIn):
+    """Any subset of a watch's fields; lat and lon together (both null: back to the base)."""
+
+    lat = Latitude(allow_none=True)
+    lon = Longitude(allow_none=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+
+class WatchOut(Schema):
+    id = fields.Integer()
+    name = Text(allow_none=True)
+    lat = fields.Float()
+    lon = fields.Float()
+    radius_km = fields.Float()
+    categories = fields.List(Text())
+    q = Text(allow_none=True)
+    max_price_cents = fields.Integer(allow_none=True)
+    labels = fields.List(Text())
+    min_quantity = Quantity(allow_none=True)
+    active = fields.Boolean()
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()

@@ -16,24 +16,27 @@ from exchange.models import ApiToken, Role, User
 from exchange.models.accounts import hash_token
 from exchange.models.types import utcnow
 
-_hashers: dict[tuple, PasswordHasher] = {}
+# argon2id hashers by cost parameters, each with the hash verified when an e-mail is unknown (so that
+# a wrong e-mail costs as long as a wrong password and does not tell which accounts exist).
+_hashers: dict[tuple, tuple[PasswordHasher, str]] = {}
 
 
-def _hasher() -> PasswordHasher:
-    """argon2id with the configured cost (RFC 9106's second recommended set by default; cheap in tests)."""
+def _hasher_and_dummy() -> tuple[PasswordHasher, str]:
     params = current_app.config["ARGON2_PARAMETERS"]
     key = tuple(sorted(params.items()))
     if key not in _hashers:
-        _hashers[key] = PasswordHasher(**params)
+        hasher = PasswordHasher(**params)
+        _hashers[key] = (hasher, hasher.hash("not a real password"))
     return _hashers[key]
 
 
+def _hasher() -> PasswordHasher:
+    """argon2id with the configured cost (ARGON2_PARAMETERS; cheap in tests)."""
+    return _hasher_and_dummy()[0]
+
+
 def _dummy_hash() -> str:
-    """Verified when the e-mail is unknown, so that a wrong e-mail costs as long as a wrong password."""
-    hasher = _hasher()
-    if not hasattr(hasher, "dummy_hash"):
-        hasher.dummy_hash = hasher.hash("not a real password")
-    return hasher.dummy_hash
+    return _hasher_and_dummy()[1]
 MIN_PASSWORD_LENGTH = 10
 
 

@@ -36,7 +36,7 @@ def _check_siret(siret: str | None) -> str | None:
 
 def _place(farm: Farm, data: dict) -> None:
     located = places.locate(postcode=data.get("postcode"), commune=data.get("commune"),
-                            lat=data.get("lat"), lon=data.get("lon"))
+                            address=data.get("address"), lat=data.get("lat"), lon=data.get("lon"))
     farm.postcode, farm.commune, farm.insee = located.postcode, located.commune, located.insee
     farm.department, farm.lat, farm.lon = located.department, located.lat, located.lon
 
@@ -44,6 +44,7 @@ def _place(farm: Farm, data: dict) -> None:
 def create_farm(owner: User, **data) -> Farm:
     """A producer sets up a farm; its place comes from the postcode unless coordinates are given."""
     farm = Farm(owner_id=owner.id, name=data["name"].strip(), siret=_check_siret(data.get("siret")),
+                address=data.get("address"),
                 pickup_instructions=data.get("pickup_instructions"), pickup_hours=data.get("pickup_hours") or {})
     _place(farm, data)
     db.session.add(farm)
@@ -66,8 +67,11 @@ def update_farm(user: User, farm_id: int, changes: dict) -> Farm:
     farm = get_own_farm(user, farm_id)
     if "siret" in changes:
         farm.siret = _check_siret(changes.pop("siret"))
-    if {"postcode", "commune", "lat", "lon"} & changes.keys():
-        where = {"postcode": changes.get("postcode", farm.postcode), "commune": changes.get("commune")}
+    if "address" in changes:
+        farm.address = changes["address"]
+    if {"postcode", "commune", "address", "lat", "lon"} & changes.keys():
+        where = {"postcode": changes.get("postcode", farm.postcode), "commune": changes.get("commune"),
+                 "address": farm.address}
         if "lat" in changes or "lon" in changes:
             where |= {"lat": changes.get("lat", farm.lat), "lon": changes.get("lon", farm.lon)}
         elif "postcode" not in changes:

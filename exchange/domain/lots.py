@@ -111,8 +111,13 @@ def withdraw_lot(producer: User, lot_id: int) -> Lot:
     lot = lock_lot(lot_id)
     if lot.status == LotStatus.withdrawn.value:
         return lot
+    from exchange.domain.reservations import release_pending_holds
+
+    now = utcnow()
     lot.status = LotStatus.withdrawn.value
-    lot.updated_at = utcnow()
+    lot.updated_at = now
+    # Pending holds are declined at once (the producer no longer offers the lot); confirmed ones stand.
+    release_pending_holds(lot, "decline", producer.id, now)
     publish.lot_event(lot, "withdrawn")
     db.session.commit()
     return lot

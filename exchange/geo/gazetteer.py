@@ -397,8 +397,8 @@ def search(q: str, limit: int = 10) -> list[Commune]:
 def nearest(lat: float, lon: float, max_km: float = NEAREST_MAX_KM) -> Commune | None:
     """The commune whose centre (town hall or centroid) is closest; None beyond max_km of any."""
     if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):  # also rejects NaN
-        raise InvalidInput(_l("Coordinates out of range."),
-                           errors={"lat" if not -90.0 <= lat <= 90.0 else "lon": [_l("Out of range.")]})
+        raise InvalidInput(_l("Coordonnées hors limites."),
+                           errors={"lat" if not -90.0 <= lat <= 90.0 else "lon": ["Out of range."]})
     data = _data()
     rank = data.grid().nearest(lat, lon, max_km)
     return None if rank is None else data.commune(rank)
@@ -414,12 +414,12 @@ def resolve(postcode: str, commune: str | None = None) -> Commune:
     """
     pc = (postcode or "").replace(" ", "")
     if not _POSTCODE_RE.fullmatch(pc):
-        raise InvalidInput(_l("A postcode has five digits (Corsica: 20000 to 20999)."),
-                           errors={"postcode": [_l("Five digits expected.")]}, code="invalid_postcode")
+        raise InvalidInput(_l("Un code postal compte cinq chiffres (Corse : 20000 à 20999)."),
+                           errors={"postcode": ["Five digits expected."]}, code="invalid_postcode")
     candidates = by_postcode(pc)
     if not candidates:
-        raise InvalidInput(_l("Unknown postcode %(postcode)s.", postcode=pc),
-                           errors={"postcode": [_l("Unknown postcode.")]}, code="unknown_postcode")
+        raise InvalidInput(_l("Code postal %(postcode)s inconnu.", postcode=pc),
+                           errors={"postcode": ["Unknown postcode."]}, code="unknown_postcode")
     key = _query_key((commune or "") + " ")
     if not key and len(candidates) == 1:
         return candidates[0]
@@ -434,15 +434,15 @@ def resolve(postcode: str, commune: str | None = None) -> Commune:
     extra = {"choices": [{"insee": c.insee, "name": c.name} for c in choices]}
     names = ", ".join(c.name for c in choices)
     if not key:
-        message = _l("Several communes share the postcode %(postcode)s: %(names)s. Which one?",
+        message = _l("Plusieurs communes ont le code postal %(postcode)s : %(names)s. Laquelle ?",
                      postcode=pc, names=names)
         code = "ambiguous_postcode"
     elif matches:  # homonyms under one postcode: only the INSEE code tells them apart
-        message = _l("Several communes named %(commune)s have the postcode %(postcode)s: %(names)s. "
-                     "Give the INSEE code.", commune=commune.strip(), postcode=pc, names=names)
+        message = _l("Plusieurs communes nommées %(commune)s ont le code postal %(postcode)s : %(names)s. "
+                     "Indiquez le code INSEE.", commune=commune.strip(), postcode=pc, names=names)
         code = "ambiguous_postcode"
     else:
-        message = _l("No commune named %(commune)s has the postcode %(postcode)s, which serves: %(names)s.",
+        message = _l("Aucune commune nommée %(commune)s n'a le code postal %(postcode)s, qui dessert : %(names)s.",
                      commune=commune.strip(), postcode=pc, names=names)
         code = "unknown_commune"
-    raise InvalidInput(message, errors={"commune": [message]}, code=code, extra=extra)
+    raise InvalidInput(message, errors={"commune": [f"{code}: {names}"]}, code=code, extra=extra)

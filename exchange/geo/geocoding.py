@@ -18,7 +18,7 @@ from exchange.geo import gazetteer
 
 log = logging.getLogger(__name__)
 
-Precision = Literal["commune", "address"]
+Precision = Literal["commune", "address", "point"]  # "point": coordinates the user gave
 GEOCODERS = ("gazetteer", "ban")
 BAN_MIN_SCORE = 0.5  # BAN's own confidence, 0 to 1; below it the match is a guess
 BAN_PRECISE_TYPES = ("housenumber", "street", "locality")  # "municipality" is no better than ours

@@ -5,9 +5,10 @@ from exchange.models.feed import FeedCounter, FeedEvent
 from exchange.models.lots import CATEGORIES, LABELS, UNITS, Lot, LotStatus, StockMovement
 from exchange.models.reports import ReportSnapshot
 from exchange.models.reservations import Reservation, ReservationStatus, ReservationTransition
-from exchange.models.watches import Watch
+from exchange.models.watches import Watch, WatchChange, WatchVersion
 
 __all__ = [
     "ApiToken", "Role", "User", "Farm", "FeedCounter", "FeedEvent", "CATEGORIES", "LABELS", "UNITS", "Lot",
-    "LotStatus", "StockMovement", "ReportSnapshot", "Reservation", "ReservationStatus", "ReservationTransition", "Watch",
+    "LotStatus", "StockMovement", "ReportSnapshot", "Reservation", "ReservationStatus", "ReservationTransition",
+    "Watch", "WatchChange", "WatchVersion",
 ]

@@ -20,6 +20,7 @@ class Farm(db.Model):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     siret: Mapped[str | None] = mapped_column(String(14))
+    address: Mapped[str | None] = mapped_column(String(200))  # street, for street-level geocoding
     postcode: Mapped[str] = mapped_column(String(5))
     commune: Mapped[str] = mapped_column(String(120))
     insee: Mapped[str] = mapped_column(String(5), index=True)

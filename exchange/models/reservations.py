@@ -53,6 +53,9 @@ class Reservation(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Wrong pickup codes typed in a row, and the lock that follows too many: the code is short, guessing is bounded.
+    collect_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    collect_locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     lot: Mapped[Lot] = relationship()
     trader: Mapped[User] = relationship()

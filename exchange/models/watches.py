@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Float, ForeignKey, Integer, String
+from sqlalchemy import DDL, BigInteger, Float, ForeignKey, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from exchange.extensions import db
@@ -47,3 +47,30 @@ class Watch(db.Model):
     @labels.setter
     def labels(self, values) -> None:
         self.labels_text = ",".join(sorted(set(values or ())))
+
+
+class WatchVersion(db.Model):
+    """A single row: the number of the last watch change, taken in the changing transaction.
+
+    Like the feed's counter, bumping it locks the row until commit, so versions follow commit order:
+    a process that has applied every change up to version N and reads N + k knows exactly which
+    changes it lacks (see feed/matching.py, which keeps each process's index in step this way).
+    """
+
+    __tablename__ = "watch_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class WatchChange(db.Model):
+    """Which watch a given version changed (created, edited or deleted): the index's catch-up log."""
+
+    __tablename__ = "watch_changes"
+
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    watch_id: Mapped[int] = mapped_column(Integer)  # no foreign key: deletions are logged too
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+event.listen(WatchVersion.__table__, "after_create", DDL("INSERT INTO watch_version (id, version) VALUES (1, 0)"))

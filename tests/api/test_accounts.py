@@ -41,10 +41,12 @@ def test_short_password_is_refused_naming_the_field(client):
     assert r.status_code == 422 and "password" in r.json["errors"]
 
 
-def test_wrong_password_gets_401_json(client, make_user):
+def test_wrong_password_or_unknown_email_gets_the_same_401_json(client, make_user):
     make_user("trader", email="t@example.org")
     r = client.post(f"{API}/auth/tokens", json={"email": "t@example.org", "password": "wrong-password"})
-    assert r.status_code == 401 and r.json["code"] == "unauthorized"
+    assert r.status_code == 401 and r.json["error"] == "unauthorized"
+    unknown = client.post(f"{API}/auth/tokens", json={"email": "nobody@example.org", "password": "wrong-password"})
+    assert unknown.status_code == 401 and unknown.json == r.json
 
 
 def test_tokens_are_stored_hashed_and_revocable(client, make_user, db):
@@ -83,4 +85,4 @@ def test_failed_sign_ins_are_limited_per_account(client, make_user, app):
     for _ in range(3):
         client.post(f"{API}/auth/tokens", json={"email": "t@example.org", "password": "wrong-password"})
     r = client.post(f"{API}/auth/tokens", json={"email": "T@example.org", "password": "wrong-password"})
-    assert r.status_code == 429 and "Retry-After" in r.headers and r.json["code"] == "too_many_requests"
+    assert r.status_code == 429 and "Retry-After" in r.headers and r.json["error"] == "too_many_requests"

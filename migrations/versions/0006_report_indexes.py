@@ -1,7 +1,7 @@
 """Report indexes: covering indexes for the territorial summary (see docs/reports.md)
 
-Revision ID: 0004_report_indexes
-Revises: 0003_report_snapshots
+Revision ID: 0006_report_indexes
+Revises: 0005_report_snapshots
 Create Date: 2026-11-26 16:33:48.350878
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0004_report_indexes'
-down_revision = '0003_report_snapshots'
+revision = '0006_report_indexes'
+down_revision = '0005_report_snapshots'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Report snapshots: one per chamber and month, taken by the scheduled job
 
-Revision ID: 0003_report_snapshots
-Revises: 0001
+Revision ID: 0005_report_snapshots
+Revises: 0004_watch_changes
 Create Date: 2026-11-26 15:58:57.969973
 
 """
@@ -12,8 +12,8 @@ import exchange.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = '0003_report_snapshots'
-down_revision = '0001'
+revision = '0005_report_snapshots'
+down_revision = '0004_watch_changes'
 branch_labels = None
 depends_on = None
 

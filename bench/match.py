@@ -1,0 +1,191 @@
+"""Matching one lot event against 1k / 10k / 100k watches: the index, every watch, the database.
+
+- index: `WatchIndex.match` (H3 cells, and the lat/lon grid for comparison);
+- naive: `distance_if_matches` on every watch;
+- db: the question asked of SQLite through SQLAlchemy 2 on each event, as a service without the
+  index would: a bounding box around the lot widened by the largest radius (index on lat, lon),
+  with the cheap filters (active, category, price) in SQL, then the exact rule in Python.
+
+Every method's answers are checked against the naive scan before any time is reported.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import replace
+
+from sqlalchemy import Boolean, Float, Index, Integer, String, create_engine, or_, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from bench import Row, bench, time_each, time_interleaved
+from bench.france import lots, watches
+from exchange.geo.distance import bounding_box
+from exchange.geo.watch_index import CellScheme, GridCells, H3Cells, LotFacts, WatchIndex, WatchSpec, distance_if_matches
+
+
+def _by_user_then_watch(found: tuple[WatchSpec, float]) -> tuple[int, int]:
+    return found[0].user_id, found[0].id
+
+
+def naive_match(specs: list[WatchSpec], lot: LotFacts) -> list[tuple[WatchSpec, float]]:
+    """Ask the rule of every watch."""
+    found = [(w, d) for w in specs if (d := distance_if_matches(w, lot)) is not None]
+    found.sort(key=_by_user_then_watch)
+    return found
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class WatchRow(_Base):
+    """The columns a watches table needs for matching (sets stored as ',a,b,' for LIKE)."""
+
+    __tablename__ = "watches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    radius_km: Mapped[float] = mapped_column(Float)
+    categories: Mapped[str] = mapped_column(String, default="")
+    q: Mapped[str | None] = mapped_column(String, nullable=True)
+    max_price_cents: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    labels: Mapped[str] = mapped_column(String, default="")
+    min_quantity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    __table_args__ = (Index("ix_watches_lat_lon", "lat", "lon"),)
+
+
+def _joined(values: frozenset[str]) -> str:
+    return f",{','.join(sorted(values))}," if values else ""
+
+
+def _split(text: str) -> frozenset[str]:
+    return frozenset(text.strip(",").split(",")) if text else frozenset()
+
+
+class DatabaseMatcher:
+    """Matching by querying an SQLite copy of the watches on every event."""
+
+    def __init__(self, specs: list[WatchSpec]):
+        self.engine = create_engine("sqlite://")
+        _Base.metadata.create_all(self.engine)
+        with Session(self.engine) as session:
+            session.execute(WatchRow.__table__.insert(), [
+                dict(id=w.id, user_id=w.user_id, lat=w.lat, lon=w.lon, radius_km=w.radius_km,
+                     categories=_joined(w.categories), q=w.q, max_price_cents=w.max_price_cents,
+                     labels=_joined(w.labels), min_quantity=w.min_quantity, active=w.active) for w in specs])
+            session.commit()
+        self.max_radius_km = max(w.radius_km for w in specs)
+        self.session = Session(self.engine)
+
+    def match(self, lot: LotFacts) -> list[tuple[WatchSpec, float]]:
+        min_lat, max_lat, min_lon, max_lon = bounding_box(lot.lat, lot.lon, self.max_radius_km)
+        t = WatchRow
+        rows = self.session.execute(
+            select(t.id, t.user_id, t.lat, t.lon, t.radius_km, t.categories, t.q, t.max_price_cents, t.labels,
+                   t.min_quantity)
+            .where(t.lat.between(min_lat, max_lat), t.lon.between(min_lon, max_lon), t.active,
+                   or_(t.categories == "", t.categories.contains(f",{lot.category},")),
+                   or_(t.max_price_cents.is_(None), t.max_price_cents >= lot.price_cents)))
+        found = []
+        for r in rows:
+            w = WatchSpec(id=r.id, user_id=r.user_id, lat=r.lat, lon=r.lon, radius_km=r.radius_km,
+                          categories=_split(r.categories), q=r.q, max_price_cents=r.max_price_cents,
+                          labels=_split(r.labels), min_quantity=r.min_quantity)
+            d = distance_if_matches(w, lot)
+            if d is not None:
+                found.append((w, d))
+        found.sort(key=_by_user_then_watch)
+        return found
+
+    def close(self) -> None:
+        self.session.close()
+        self.engine.dispose()
+
+
+def _same(a: list[tuple[WatchSpec, float]], b: list[tuple[WatchSpec, float]]) -> bool:
+    return [(w.id, round(d, 9)) for w, d in a] == [(w.id, round(d, 9)) for w, d in b]
+
+
+def _check(name: str, method, expected: dict[int, list], events: list[LotFacts]) -> None:
+    for i, lot in enumerate(events):
+        if i in expected and not _same(method(lot), expected[i]):
+            raise AssertionError(f"{name} disagrees with the naive scan on event {i}")
+
+
+def build_index(n: int, specs: list[WatchSpec], scheme: CellScheme) -> tuple[Row, WatchIndex]:
+    """An index over specs, with what building it cost and what it holds."""
+    started, started_cpu = time.perf_counter(), time.thread_time()
+    index = WatchIndex(scheme)
+    index.replace_all(specs)
+    build_s, build_cpu_s = time.perf_counter() - started, time.thread_time() - started_cpu
+    stats = index.stats()
+    # A trader editing a watch: a watch moved to another's place and radius, then put back.
+    step = max(1, len(specs) // 100)
+    edits = [replace(specs[i], lat=specs[-1 - i].lat, lon=specs[-1 - i].lon, radius_km=specs[-1 - i].radius_km)
+             for i in range(0, len(specs), step)]
+    upsert_us = time_each(index.upsert, edits)["cpu_mean_us"]
+    for i in range(0, len(specs), step):
+        index.upsert(specs[i])
+    return {"watches": n, "method": f"index ({scheme.name})", "build_s": build_s, "build_cpu_s": build_cpu_s,
+            "cells_per_watch": stats["cells_per_watch"], "bucket_entries": stats["bucket_entries"],
+            "upsert_us": upsert_us}, index
+
+
+def time_indexes(built: dict[str, tuple[Row, WatchIndex]], events: list[LotFacts],
+                 expected: dict[int, list]) -> list[Row]:
+    """Check each index against the naive answers, then time them taking turns on every event."""
+    for name, (_, index) in built.items():
+        _check(name, index.match, expected, events)
+    figures = time_interleaved({name: index.match for name, (_, index) in built.items()}, events)
+    rows = []
+    for name, (row, index) in built.items():
+        rows.append({"watches": row["watches"], "method": row["method"], **figures[name],
+                     "candidates": statistics.mean(index.candidates(lot) for lot in events),
+                     "matches": statistics.mean(len(index.match(lot)) for lot in events[:200]),
+                     **{k: v for k, v in row.items() if k not in ("watches", "method")}})
+    return rows
+
+
+@bench("match", "Lot event -> matching watches: index vs every watch vs the database (µs per event)")
+def run(quick: bool) -> list[Row]:
+    sizes = (1_000, 10_000) if quick else (1_000, 10_000, 100_000)
+    events = lots(500 if quick else 2000, seed=2)
+    rows: list[Row] = []
+    for n in sizes:
+        specs = watches(n, seed=1)
+        slow_events = events[: max(50, min(300, 3_000_000 // n))]  # the slow methods get fewer events
+        expected = {i: naive_match(specs, lot) for i, lot in enumerate(slow_events[:20])}
+
+        naive = {"watches": n, "method": "naive (every watch)",
+                 **time_each(lambda lot: naive_match(specs, lot), slow_events), "candidates": float(n)}
+        db = DatabaseMatcher(specs)
+        _check("db", db.match, expected, slow_events)
+        db_row = {"watches": n, "method": "db (SQLite bbox + rule)", **time_each(db.match, slow_events)}
+        db.close()
+
+        built = {scheme.name: build_index(n, specs, scheme) for scheme in (GridCells(), H3Cells())}
+        for (_, index), row in zip(built.values(), time_indexes(built, events, expected)):
+            # Ratios of mean CPU time over the same events: the code's cost, whatever else the machine runs.
+            same_events = time_each(index.match, slow_events)["cpu_mean_us"]
+            row["naive/index"] = naive["cpu_mean_us"] / same_events
+            row["db/index"] = db_row["cpu_mean_us"] / same_events
+            rows.append(row)
+        del built
+        rows += [naive, db_row]
+    return rows
+
+
+@bench("match-cells", "Cell scheme and size for the watch index: build cost against time per event", default=False)
+def run_cells(quick: bool) -> list[Row]:
+    n = 10_000 if quick else 100_000
+    specs, events = watches(n, seed=1), lots(300 if quick else 1500, seed=2)
+    expected = {i: naive_match(specs, lot) for i, lot in enumerate(events[:10])}
+    built = {}
+    for make in (GridCells, H3Cells):
+        for cell_to_radius in (0.3, 0.5, 0.8):
+            row, index = build_index(n, specs, make(cell_to_radius=cell_to_radius))
+            row["cell/radius"] = cell_to_radius
+            built[f"{make.name} {cell_to_radius}"] = row, index
+    return time_indexes(built, events, expected)

@@ -1,0 +1,167 @@
+"""The Socket.IO client managers of the feed: one emit per event, personalised where it is delivered.
+
+Two things happen here, in the process that holds the sockets, for `/feed` events only:
+
+- **Per-room fields.** A lot event reaches many traders, each with their own `distance_km` and
+  `watch_ids`. `emit_per_room` sends it once (one message on the Redis queue, whatever the number
+  of traders) with a private map room -> fields; each process merges the fields of the rooms it
+  has sockets in and sends every socket only its own. The map never leaves the server.
+- **The gate.** A connection that resumes with `since` is first replayed what it missed, from
+  the event log. Live events that reach it meanwhile are held (`FeedGate`), then sent after the
+  replay, skipping those the replay already covered: no gap, no duplicate, in order.
+
+`FeedManager` is the in-process manager (one server process); `FeedRedisManager` goes through
+Redis pub/sub (`REDIS_URL`), so that any process, including one without clients (the scheduler,
+a CLI), reaches the sockets of every process.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import socketio
+
+NAMESPACE = "/feed"
+FEED_EVENTS = frozenset({"lot", "reservation"})
+PER_ROOM = "__per_room__"  # private key of emit_per_room's payload, stripped before anything is sent
+
+
+def emit_per_room(sio, event: str, common: dict, per_room: dict[str, dict]) -> None:
+    """One emit to every room of `per_room`; each room's sockets get `common` with that room's fields merged in."""
+    if per_room:
+        sio.emit(event, {**common, PER_ROOM: per_room}, namespace=NAMESPACE, to=list(per_room))
+
+
+@dataclass
+class _Connection:
+    buffer: list[tuple[int, str, dict]] | None = field(default_factory=list)  # None once released
+    floor: int = 0  # live events with seq <= floor were covered by the replay
+
+
+class FeedGate:
+    """Per-connection hold on live events while the connection is being replayed to."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: dict[str, _Connection] = {}
+
+    def hold(self, sid: str) -> None:
+        """From now on, live events for this connection are kept until `release`."""
+        with self._lock:
+            self._connections[sid] = _Connection()
+
+    def holds(self, sid: str) -> bool:
+        return sid in self._connections
+
+    def forget(self, sid: str) -> None:
+        with self._lock:
+            self._connections.pop(sid, None)
+
+    def screen(self, sids: list[str], event: str, payload: dict) -> list[str]:
+        """Of these connections, those that must not get this live event now (held, or already replayed)."""
+        if not self._connections:
+            return []
+        seq = payload.get("seq") or 0
+        skipped = []
+        with self._lock:
+            for sid in sids:
+                conn = self._connections.get(sid)
+                if conn is None:
+                    continue
+                if conn.buffer is not None:
+                    conn.buffer.append((seq, event, payload))
+                    skipped.append(sid)
+                elif seq <= conn.floor:
+                    skipped.append(sid)
+        return skipped
+
+    def release(self, sid: str, replayed_through: int, send: Callable[[str, dict], None]) -> int:
+        """Send what was held after the replay (in seq order, skipping what it covered), then let live events pass.
+
+        Returns the last seq this connection has been given, or `replayed_through`.
+        """
+        with self._lock:
+            conn = self._connections.get(sid)
+            if conn is None or conn.buffer is None:
+                return replayed_through
+            last = replayed_through
+            for seq, event, payload in sorted(conn.buffer, key=lambda held: held[0]):
+                if seq > last:
+                    send(event, payload)
+                    last = seq
+            conn.buffer = None
+            conn.floor = replayed_through
+            if not replayed_through:
+                del self._connections[sid]  # nothing replayed, nothing to skip later
+            return last
+
+
+class _FeedDelivery:
+    """Local delivery of /feed events: per-room fields merged, the gate consulted. Mixed into both managers."""
+
+    gate: FeedGate
+
+    def _deliver(self, event: str, data: dict, namespace: str, room, skip_sid) -> None:
+        rooms = [room] if isinstance(room, str) or room is None else list(room)
+        skip = [] if skip_sid is None else (skip_sid if isinstance(skip_sid, list) else [skip_sid])
+        per_room = data.get(PER_ROOM)
+        here = self.rooms.get(namespace, {})
+        if per_room is None:
+            groups = [(rooms, data)]
+        else:
+            common = {k: v for k, v in data.items() if k != PER_ROOM}
+            # Only the rooms with sockets in this process cost anything.
+            groups = [([r], {**common, **(per_room.get(r) or {})}) for r in rooms if r in here]
+        for group_rooms, payload in groups:
+            sids = [sid for r in group_rooms for sid, _ in self.get_participants(namespace, r)]
+            held = self.gate.screen(sids, event, payload) if sids else []
+            socketio.Manager.emit(self, event, payload, namespace, room=group_rooms, skip_sid=skip + held)
+
+    def send_to(self, sid: str, event: str, payload: dict) -> None:
+        """Send to one local connection, past the gate (replays and released events)."""
+        socketio.Manager.emit(self, event, payload, NAMESPACE, room=sid)
+
+    @staticmethod
+    def _is_feed_event(event, data, namespace) -> bool:
+        return namespace == NAMESPACE and event in FEED_EVENTS and isinstance(data, dict)
+
+
+class FeedManager(_FeedDelivery, socketio.Manager):
+    """In-process manager (a single server process, no REDIS_URL)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = FeedGate()
+
+    def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+        room = to or room
+        if callback is None and self._is_feed_event(event, data, namespace):
+            return self._deliver(event, data, namespace, room, skip_sid)
+        return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
+
+
+class FeedRedisManager(_FeedDelivery, socketio.RedisManager):
+    """Manager over Redis pub/sub: every process delivers to its own sockets, any process may emit."""
+
+    def __init__(self, url: str, channel: str, write_only: bool = False) -> None:
+        super().__init__(url, channel=channel, write_only=write_only)
+        self.gate = FeedGate()
+
+    def _handle_emit(self, message):
+        data = message.get("data")
+        if isinstance(data, list) and len(data) == 1:
+            data = data[0]
+        if (not message.get("callback") and not message.get("binary")
+                and self._is_feed_event(message.get("event"), data, message.get("namespace"))):
+            return self._deliver(message["event"], data, message["namespace"], message.get("room"),
+                                 message.get("skip_sid"))
+        return super()._handle_emit(message)
+
+
+def client_manager(config) -> socketio.Manager:
+    """The manager for this app's settings: through Redis when REDIS_URL is set, in-process otherwise."""
+    url = config.get("REDIS_URL")
+    if url:
+        return FeedRedisManager(url, channel=config.get("SOCKETIO_CHANNEL", "carreau"))
+    return FeedManager()

@@ -1,0 +1,64 @@
+"""Bad input never hurts; secrets never leak; production refuses a weak configuration."""
+import logging
+
+import pytest
+
+from exchange import create_app
+from exchange.config import ProductionConfig
+
+API = "/api/v1"
+
+
+def test_an_oversized_body_is_refused_with_413_json(client, login_as):
+    _, headers = login_as("producer")
+    r = client.post(f"{API}/farms", data=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+                    headers=headers | {"Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json["error"] == "too_large"
+
+
+@pytest.mark.parametrize("body", [
+    {"email": "x@example.org", "password": "p" * 12, "role": "trader", "name": "\u202e\u0000" * 3},
+    {"email": "x@example.org", "password": "p" * 12, "role": "trader", "name": "N", "phone": "𝟘𝟙𝟚𝟛𝟜𝟝𝟞"},
+    {"email": "é@é", "password": 12, "role": ["trader"], "name": None},
+    [1, 2, 3],
+    "just a string",
+])
+def test_strange_registration_bodies_get_4xx_never_500(client, body):
+    r = client.post(f"{API}/auth/register", json=body)
+    assert 400 <= r.status_code < 500 and r.is_json
+
+
+def test_huge_numbers_and_naive_datetimes_name_the_field(client, login_as, make_farm):
+    producer, headers = login_as("producer")
+    farm = make_farm(producer)
+    body = {"farm_id": farm.id, "product": "P", "category": "fruits", "unit": "kg", "quantity": 10 ** 400,
+            "price_cents": 10 ** 30, "available_until": "2031-01-01T08:00:00"}
+    r = client.post(f"{API}/lots", json=body, headers=headers)
+    assert r.status_code == 422
+    assert {"quantity", "price_cents", "available_until"} <= set(r.json["errors"]["json"])
+
+
+def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch):
+    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "dev-only-insecure-key-change-me")
+    monkeypatch.setenv("CARREAU_ENV", "production")
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_production_cookies_are_secure_httponly_and_samesite(monkeypatch):
+    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "x" * 48)
+    monkeypatch.setenv("CARREAU_ENV", "production")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax" and app.config["REMEMBER_COOKIE_SECURE"]
+
+
+def test_no_password_or_token_reaches_the_logs(client, make_user, caplog):
+    make_user("trader", email="t@example.org", password="a-secret-password")
+    with caplog.at_level(logging.DEBUG):
+        token = client.post(f"{API}/auth/tokens",
+                            json={"email": "t@example.org", "password": "a-secret-password"}).json["token"]
+        client.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"})
+        client.post(f"{API}/auth/tokens", json={"email": "t@example.org", "password": "wrong-secret-password"})
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "a-secret-password" not in logged and token not in logged

@@ -27,7 +27,7 @@ def test_who_may_read_reports(client, exchange_data, login_as, chamber):
     assert r.status_code == 200
     assert r.json["departments"] == ["46", "82"] and r.json["total"]["lots_posted"] == 10
     r = client.get(f"{API}/summary", query_string=Q1 | {"department": "12"}, headers=chamber)
-    assert r.status_code == 403 and r.json["code"] == "outside_territory"
+    assert r.status_code == 403 and r.json["error"] == "outside_territory"
     r = client.get(f"{API}/summary", query_string=Q1 | {"department": "82"}, headers=chamber)
     assert r.status_code == 200 and r.json["departments"] == ["82"]
     assert r.json["total"]["masked"] is True  # P4 is the only producer there

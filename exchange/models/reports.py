@@ -37,7 +37,7 @@ class ReportSnapshot(db.Model):
 
 
 # The report indexes live here, beside the reports, though they index other aggregates' tables
-# (docs/reports.md explains each; migration 0004_report_indexes creates them).
+# (docs/reports.md explains each; migration 0006_report_indexes creates them).
 
 # Every column the summary reads from a reservation, in lot order: SQLite sums each lot's
 # reservations in one streaming pass over this index without touching the table, and PostgreSQL

@@ -14,7 +14,7 @@ from exchange.extensions import db
 from exchange.models import UNITS, Farm, Lot, Reservation
 from exchange.reports.dimensions import product_key
 from exchange.reports.scope import Scope
-from exchange.reports.summary import dialect_name, scoped
+from exchange.reports.summary import dialect_name, scoped, tune_postgresql
 
 BASES = ("collected", "offered")
 QUARTILES = {"q1": 0.25, "median": 0.5, "q3": 0.75}
@@ -64,7 +64,10 @@ def price_stats(scope: Scope, basis: str = "collected", min_producers: int | Non
         raise ValueError(f"unknown price basis {basis!r}")
     if min_producers is None:
         min_producers = current_app.config["REPORT_MIN_PRODUCERS"]
-    rows = db.session.execute(_statement(scope, basis, dialect_name())).mappings().all()
+    dialect = dialect_name()
+    if dialect == "postgresql":
+        tune_postgresql()
+    rows = db.session.execute(_statement(scope, basis, dialect)).mappings().all()
     out = []
     for row in sorted(rows, key=lambda r: (r["product"], UNITS.index(r["unit"]) if r["unit"] in UNITS else 99)):
         masked = 0 < row["producers"] < min_producers

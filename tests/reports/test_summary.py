@@ -171,3 +171,22 @@ def test_periods_are_bounded():
     # Paris is UTC+1 on 1 March and UTC+2 on 1 April (summer time starts on 30 March 2025)
     assert (march.start.isoformat(), march.end.isoformat()) == ("2025-02-28T23:00:00+00:00",
                                                                 "2025-03-31T22:00:00+00:00")
+
+
+def test_months_follow_paris_summer_time(exchange_data, db):
+    from tests.reports.conftest import at
+
+    farm = exchange_data.farms["F1"]
+    lot = exchange_data.lots["L1"]
+    instants = [at(2025, 3, 31, 21, 59), at(2025, 3, 31, 22, 0),  # CEST: 23:59 31 March, 00:00 1 April
+                at(2025, 10, 31, 22, 59), at(2025, 10, 31, 23, 0)]  # CET: 23:59 31 October, 00:00 1 November
+    for created_at in instants:
+        db.session.add(type(lot)(farm_id=farm.id, product="Radis", category="vegetables", unit="bunch",
+                                 quantity_offered=1, quantity_available=1, price_cents=100, available_from=created_at,
+                                 available_until=created_at, status="expired", lat=44.4, lon=1.4,
+                                 created_at=created_at))
+    db.session.commit()
+    rows = summary(Scope(Period(dt.date(2025, 3, 1), dt.date(2025, 11, 30)), ("46",)), ("month",), 1)["rows"]
+    assert [(r["month"], r["lots_posted"]) for r in rows if r["lots_posted"]] == [
+        ("2025-03", 1), ("2025-04", 1), ("2025-10", 1), ("2025-11", 1)]
+    assert len(rows) == 9  # March to November, empty months included

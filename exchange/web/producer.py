@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 
 from exchange.api.fields import PickupHours
 from exchange.domain import farms, lots, reservations
-from exchange.domain.errors import DomainError, InvalidInput
+from exchange.domain.errors import DomainError, Forbidden, InvalidInput, NotFound
 from exchange.models.types import utcnow
 from exchange.web import catalogue, queries
 from exchange.web.forms import (ActionForm, CollectForm, FarmForm, LotForm, StockStepForm, fill_pickup_hours,
@@ -214,9 +214,15 @@ def producer_reservations():
 
 
 def _act(reservation_id: int, action, done_message):
-    """Run one reservation service; say what happened (`done_message(reservation)`) or why not."""
+    """Run one reservation service; say what happened (`done_message(reservation)`) or why not.
+
+    Someone else's reservation is an error page (404/403, like the API); a move the reservation's state
+    forbids (409), a wrong code (422) or too many of them (429) is a message on the inbox.
+    """
     try:
         reservation = action()
+    except (NotFound, Forbidden):
+        raise
     except DomainError as exc:
         flash(str(exc.message), "error")
     else:

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from exchange.domain import reservations
-from exchange.domain.errors import DomainError
+from exchange.domain.errors import DomainError, Forbidden, NotFound
 from exchange.web import queries
 from exchange.web.forms import ActionForm
 from exchange.web.pages import bp, role_required
@@ -33,6 +33,8 @@ def reservation_cancel(reservation_id: int):
     if ActionForm().validate_on_submit():
         try:
             reservation = reservations.cancel(reservation_id, current_user)
+        except (NotFound, Forbidden):
+            raise  # someone else's reservation: an error page, as the API answers
         except DomainError as exc:
             flash(str(exc.message), "error")
         else:

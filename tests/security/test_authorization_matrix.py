@@ -104,6 +104,51 @@ def rules() -> dict[tuple[str, str], Rule]:
             ONLY(("producer_a",), 409) | {"producer_b": 404}, json=lambda w: {"code": w.pickup_code}),
         ("GET", "/api/v1/reservations/<int:reservation_id>/qr.svg"): Rule(
             ONLY(("trader_a",), 200) | {"trader_b": 404}),
+        ("POST", "/api/v1/lots/<int:lot_id>/stock"): Rule(ONLY(("producer_a", "admin"), 200) | {"producer_b": 403},
+                                                           json=lambda w: {"delta": 1}),
+    } | page_rules()
+
+
+def page_rules() -> dict[tuple[str, str], Rule]:
+    """The pages (exchange/web): anonymous people are sent to sign in (302), other roles refused (403).
+
+    The calls carry no form, so a new-thing form answers 422 (empty) and an edit form keeps what is there
+    (302); an action someone may not take on another's farm or reservation is an error page (403/404).
+    """
+    anyone = {"*": 302, "anonymous": 200}  # signed-in people are sent to their own pages
+    producers = {"anonymous": 302, "*": 403}
+    for_producers = lambda status, admin=None, **others: producers | {  # noqa: E731
+        "producer_a": status, "producer_b": status, "admin": admin or status} | others
+    traders = {"anonymous": 302, "*": 403}
+    return {
+        ("GET", "/"): Rule(anyone),
+        ("GET", "/login"): Rule(anyone),
+        ("POST", "/login"): Rule({"*": 302, "anonymous": 422}),
+        ("GET", "/signup"): Rule(anyone),
+        ("POST", "/signup"): Rule({"*": 302, "anonymous": 422}),
+        ("POST", "/logout"): Rule({"*": 302}),
+        ("POST", "/language"): Rule({"*": 302}),
+        ("GET", "/session/csrf"): Rule({"*": 200}),
+        ("GET", "/account"): Rule({"anonymous": 302, "*": 200}),
+        ("POST", "/account"): Rule({"anonymous": 302, "*": 302}),  # an empty post keeps the profile as it is
+        ("GET", "/producer/farm"): Rule(for_producers(302)),
+        ("GET", "/producer/farms/new"): Rule(for_producers(200)),
+        ("POST", "/producer/farms/new"): Rule(for_producers(422)),
+        ("GET", "/producer/farms/<int:farm_id>"): Rule(for_producers(200, producer_b=403)),
+        ("POST", "/producer/farms/<int:farm_id>"): Rule(for_producers(302, producer_b=403)),  # kept as it is
+        ("GET", "/producer/lots"): Rule(for_producers(200, admin=302)),  # an admin has no farm: set one up first
+        ("GET", "/producer/lots/new"): Rule(for_producers(200, admin=302)),
+        ("POST", "/producer/lots/new"): Rule(for_producers(422, admin=302)),
+        ("POST", "/producer/lots/<int:lot_id>/stock"): Rule(for_producers(302)),  # no step in an empty form
+        ("POST", "/producer/lots/<int:lot_id>/withdraw"): Rule(for_producers(302, producer_b=403)),
+        ("GET", "/producer/reservations"): Rule(for_producers(200)),
+        ("POST", "/producer/reservations/<int:reservation_id>/confirm"): Rule(
+            for_producers(302, producer_b=404, admin=403)),
+        ("POST", "/producer/reservations/<int:reservation_id>/decline"): Rule(
+            for_producers(302, producer_b=404, admin=403)),
+        ("POST", "/producer/reservations/<int:reservation_id>/collect"): Rule(for_producers(302)),  # no code sent
+        ("GET", "/trader/reservations"): Rule(traders | {"trader_a": 200, "trader_b": 200}),
+        ("POST", "/trader/reservations/<int:reservation_id>/cancel"): Rule(traders | {"trader_a": 302, "trader_b": 404}),
     }
 
 

@@ -1,8 +1,9 @@
 """Carreau's benchmarks: `python -m bench [--quick] [names...]` (also `make bench`).
 
 Speed targets are checked here, never by timed tests. A bench is a function registered with
-`@bench("name", "what it measures")` in any module of this package; it takes `quick` (a smaller
-run for CI or a first look) and returns rows of figures (dicts of the same keys), which the runner
+`@bench("name", "what it measures")` in any module of this package (`default=False` for a long
+study that runs only when named); it takes `quick` (a smaller run for CI or a first look) and
+returns rows of figures (dicts of the same keys), which the runner
 prints as a table and writes to $BENCH_JSON (default bench-results.json) with a description of
 the machine.
 """
@@ -23,17 +24,20 @@ class Bench:
     name: str
     title: str
     run: Callable[[bool], list[Row]]
+    default: bool = True  # run when no names are given
 
 
 BENCHES: dict[str, Bench] = {}
 
 
-def bench(name: str, title: str) -> Callable[[Callable[[bool], list[Row]]], Callable[[bool], list[Row]]]:
-    """Register a benchmark under name; `python -m bench name` runs it."""
+def bench(name: str, title: str, *, default: bool = True
+          ) -> Callable[[Callable[[bool], list[Row]]], Callable[[bool], list[Row]]]:
+    """Register a benchmark under name; `python -m bench name` runs it, and so does a bare
+    `python -m bench` unless default=False (for long studies rather than regular figures)."""
     def register(fn: Callable[[bool], list[Row]]) -> Callable[[bool], list[Row]]:
         if name in BENCHES:
             raise ValueError(f"bench {name!r} registered twice")
-        BENCHES[name] = Bench(name, title, fn)
+        BENCHES[name] = Bench(name, title, fn, default)
         return fn
     return register
 
@@ -44,6 +48,30 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[rank - 1]
 
 
+def time_interleaved(fns: dict[str, Callable[[Any], Any]], items: Iterable[Any]) -> dict[str, Row]:
+    """Time several ways of doing the same thing taking turns, each on every item once (`time_each` figures).
+
+    On a machine whose speed drifts (other work, caches, frequency), timing A over all items and
+    then B favours whichever ran in the quieter minute; taking turns gives both the same conditions.
+    At each turn the rivals work on items far apart in the list, so that none inherits caches that
+    another has just warmed on the same item (rivals often share the data they look at).
+    """
+    items = list(items)
+    names = list(fns)
+    stride = max(1, len(items) // len(names))
+    samples: dict[str, list[tuple[int, int]]] = {name: [] for name in names}
+    wall, cpu = time.perf_counter_ns, time.thread_time_ns
+    gc.collect()
+    for i in range(len(items)):
+        for k, name in enumerate(names):
+            fn, item = fns[name], items[(i + k * stride) % len(items)]
+            w0, c0 = wall(), cpu()
+            fn(item)
+            c1, w1 = cpu(), wall()
+            samples[name].append((w1 - w0, c1 - c0))
+    return {name: _figures([w for w, _ in pairs], [c for _, c in pairs]) for name, pairs in samples.items()}
+
+
 def time_each(fn: Callable[[Any], Any], items: Iterable[Any]) -> Row:
     """Call fn once per item; wall and CPU time per call (p50/p99/mean in µs) and calls per second.
 
@@ -51,17 +79,11 @@ def time_each(fn: Callable[[Any], Any], items: Iterable[Any]) -> Row:
     processes; this thread's CPU time is not inflated that way, so on a shared machine the two
     together tell the code's own cost from the neighbours' noise.
     """
-    gc.collect()
-    wall_ns, cpu_ns = [], []
-    wall, cpu = time.perf_counter_ns, time.thread_time_ns
-    for item in items:
-        w0, c0 = wall(), cpu()
-        fn(item)
-        c1, w1 = cpu(), wall()
-        wall_ns.append(w1 - w0)
-        cpu_ns.append(c1 - c0)
-    wall_ns.sort()
-    cpu_ns.sort()
+    return time_interleaved({"": fn}, items)[""]
+
+
+def _figures(wall_ns: list[int], cpu_ns: list[int]) -> Row:
+    wall_ns, cpu_ns = sorted(wall_ns), sorted(cpu_ns)
     total_s = sum(wall_ns) / 1e9
     return {
         "p50_us": percentile(wall_ns, 50) / 1e3,

@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     discover()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a first look or CI")
-    parser.add_argument("names", nargs="*", help=f"benches to run (default: all of {', '.join(sorted(BENCHES))})")
+    defaults = sorted(name for name, b in BENCHES.items() if b.default)
+    parser.add_argument("names", nargs="*", help=f"benches to run (default: {', '.join(defaults)}; "
+                                                 f"all: {', '.join(sorted(BENCHES))})")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHES]
     if unknown:
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, {machine['os']}, "
           f"{machine['python']}" + (" (quick)" if args.quick else ""))
     results = {}
-    for name in args.names or sorted(BENCHES):
+    for name in args.names or defaults:
         b = BENCHES[name]
         print(f"\n== {name}: {b.title}", flush=True)
         started = time.perf_counter()

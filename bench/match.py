@@ -17,7 +17,7 @@ from dataclasses import replace
 from sqlalchemy import Boolean, Float, Index, Integer, String, create_engine, or_, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from bench import Row, bench, time_each
+from bench import Row, bench, time_each, time_interleaved
 from bench.france import lots, watches
 from exchange.geo.distance import bounding_box
 from exchange.geo.watch_index import CellScheme, GridCells, H3Cells, LotFacts, WatchIndex, WatchSpec, distance_if_matches
@@ -114,27 +114,38 @@ def _check(name: str, method, expected: dict[int, list], events: list[LotFacts])
             raise AssertionError(f"{name} disagrees with the naive scan on event {i}")
 
 
-def index_row(n: int, specs: list[WatchSpec], scheme: CellScheme, events: list[LotFacts],
-              expected: dict[int, list]) -> tuple[Row, WatchIndex]:
-    """Build an index over specs and time `match` on every event."""
+def build_index(n: int, specs: list[WatchSpec], scheme: CellScheme) -> tuple[Row, WatchIndex]:
+    """An index over specs, with what building it cost and what it holds."""
     started, started_cpu = time.perf_counter(), time.thread_time()
     index = WatchIndex(scheme)
     index.replace_all(specs)
     build_s, build_cpu_s = time.perf_counter() - started, time.thread_time() - started_cpu
-    _check(f"index ({scheme.name})", index.match, expected, events)
-    figures = time_each(index.match, events)
-    row = {"watches": n, "method": f"index ({scheme.name})", **figures,
-           "candidates": statistics.mean(index.candidates(lot) for lot in events),
-           "matches": statistics.mean(len(index.match(lot)) for lot in events[:200]),
-           "build_s": build_s, "build_cpu_s": build_cpu_s,
-           "cells_per_watch": index.stats()["cells_per_watch"], "bucket_entries": index.stats()["bucket_entries"]}
-    # A trader editing a watch: the same watch moved to another's place and radius, then back.
+    stats = index.stats()
+    # A trader editing a watch: a watch moved to another's place and radius, then put back.
+    step = max(1, len(specs) // 100)
     edits = [replace(specs[i], lat=specs[-1 - i].lat, lon=specs[-1 - i].lon, radius_km=specs[-1 - i].radius_km)
-             for i in range(0, len(specs), max(1, len(specs) // 100))]
-    row["upsert_us"] = time_each(index.upsert, edits)["cpu_mean_us"]
-    for i in range(0, len(specs), max(1, len(specs) // 100)):
+             for i in range(0, len(specs), step)]
+    upsert_us = time_each(index.upsert, edits)["cpu_mean_us"]
+    for i in range(0, len(specs), step):
         index.upsert(specs[i])
-    return row, index
+    return {"watches": n, "method": f"index ({scheme.name})", "build_s": build_s, "build_cpu_s": build_cpu_s,
+            "cells_per_watch": stats["cells_per_watch"], "bucket_entries": stats["bucket_entries"],
+            "upsert_us": upsert_us}, index
+
+
+def time_indexes(built: dict[str, tuple[Row, WatchIndex]], events: list[LotFacts],
+                 expected: dict[int, list]) -> list[Row]:
+    """Check each index against the naive answers, then time them taking turns on every event."""
+    for name, (_, index) in built.items():
+        _check(name, index.match, expected, events)
+    figures = time_interleaved({name: index.match for name, (_, index) in built.items()}, events)
+    rows = []
+    for name, (row, index) in built.items():
+        rows.append({"watches": row["watches"], "method": row["method"], **figures[name],
+                     "candidates": statistics.mean(index.candidates(lot) for lot in events),
+                     "matches": statistics.mean(len(index.match(lot)) for lot in events[:200]),
+                     **{k: v for k, v in row.items() if k not in ("watches", "method")}})
+    return rows
 
 
 @bench("match", "Lot event -> matching watches: index vs every watch vs the database (µs per event)")
@@ -144,38 +155,37 @@ def run(quick: bool) -> list[Row]:
     rows: list[Row] = []
     for n in sizes:
         specs = watches(n, seed=1)
-        slow_events = events[: max(20, min(300, 3_000_000 // n // 10))]  # the slow methods get fewer events
+        slow_events = events[: max(50, min(300, 3_000_000 // n))]  # the slow methods get fewer events
         expected = {i: naive_match(specs, lot) for i, lot in enumerate(slow_events[:20])}
 
-        naive = {"watches": n, "method": "naive (every watch)",
-                 **time_each(lambda lot: naive_match(specs, lot), slow_events), "candidates": float(n)}
         db = DatabaseMatcher(specs)
         _check("db", db.match, expected, slow_events)
-        db_row = {"watches": n, "method": "db (SQLite bbox + rule)", **time_each(db.match, slow_events)}
+        built = {scheme.name: build_index(n, specs, scheme) for scheme in (GridCells(), H3Cells())}
+        # The slow methods and the indexes take turns on the same events; ratios are of median CPU
+        # time per event (the code's own cost, whatever else the machine runs; a median because one
+        # garbage collection landing on one method's turn would sway a mean over a few hundred events).
+        slow = time_interleaved({"naive": lambda lot: naive_match(specs, lot), "db": db.match,
+                                 **{name: index.match for name, (_, index) in built.items()}}, slow_events)
         db.close()
-
-        for scheme in (H3Cells(), GridCells()):
-            row, index = index_row(n, specs, scheme, events, expected)
-            # Ratios of mean CPU time per event: the code's cost, whatever else the machine runs.
-            row["naive/index"] = naive["cpu_mean_us"] / row["cpu_mean_us"]
-            row["db/index"] = db_row["cpu_mean_us"] / row["cpu_mean_us"]
+        for name, row in zip(built, time_indexes(built, events, expected)):
+            row["naive/index"] = slow["naive"]["cpu_p50_us"] / slow[name]["cpu_p50_us"]
+            row["db/index"] = slow["db"]["cpu_p50_us"] / slow[name]["cpu_p50_us"]
             rows.append(row)
-            del index
-        rows += [naive, db_row]
+        del built
+        rows += [{"watches": n, "method": "naive (every watch)", **slow["naive"], "candidates": float(n)},
+                 {"watches": n, "method": "db (SQLite bbox + rule)", **slow["db"]}]
     return rows
 
 
-@bench("match-cells", "Cell scheme and size for the watch index: build cost against time per event")
+@bench("match-cells", "Cell scheme and size for the watch index: build cost against time per event", default=False)
 def run_cells(quick: bool) -> list[Row]:
     n = 10_000 if quick else 100_000
-    specs, events = watches(n, seed=1), lots(300 if quick else 1000, seed=2)
+    specs, events = watches(n, seed=1), lots(300 if quick else 1500, seed=2)
     expected = {i: naive_match(specs, lot) for i, lot in enumerate(events[:10])}
-    rows = []
-    for make in (H3Cells, GridCells):
+    built = {}
+    for make in (GridCells, H3Cells):
         for cell_to_radius in (0.3, 0.5, 0.8):
-            scheme = make(cell_to_radius=cell_to_radius)
-            row, index = index_row(n, specs, scheme, events, expected)
+            row, index = build_index(n, specs, make(cell_to_radius=cell_to_radius))
             row["cell/radius"] = cell_to_radius
-            rows.append(row)
-            del index
-    return rows
+            built[f"{make.name} {cell_to_radius}"] = row, index
+    return time_indexes(built, events, expected)

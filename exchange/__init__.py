@@ -96,10 +96,10 @@ def register_blueprints(app: Flask) -> None:
 
     app.url_map.converters["int"] = DatabaseId
     app.before_request(check_api_access)
-    from exchange.api import auth, farms, lots, places, reservations, watches
+    from exchange.api import auth, farms, lots, places, reports, reservations, watches
     from exchange.web import health, pages
 
-    for module in (auth, farms, lots, places, reservations, watches):
+    for module in (auth, farms, lots, places, reports, reservations, watches):
         rest_api.register_blueprint(module.blp)
         csrf.exempt(module.blp)  # bearer-token API; session callers are checked in api/access.py
     app.register_blueprint(health.bp)

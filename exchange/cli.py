@@ -79,6 +79,9 @@ def seed_demo(if_empty: bool) -> None:
         raise click.ClickException("The database is not empty; seed-demo only fills an empty one.")
     created = seed.seed()
     click.echo(f"Demo: {created['farms']} farms, {created['traders']} traders, {created['lots']} lots on offer.")
+    past = created["history"]
+    click.echo(f"History: {past['lots']} past lots, {past['reservations']} reservations "
+               f"({', '.join(f'{n} {status}' for status, n in past['by_status'].items())}).")
     click.echo(f"Demo logins (password {created['password']!r}):")
     for role, email in created["logins"].items():
         click.echo(f"  {role:9} {email}")

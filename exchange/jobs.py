@@ -96,3 +96,11 @@ def prune_feed_log():
 
     pruned = retention.prune_feed_log()
     return pruned if any(pruned.values()) else None
+
+
+@job("report_snapshots", "cron", hour=4, minute=10)
+def report_snapshots():
+    """Each chamber's reports for the last settled month, once (daily; does nothing when all are taken)."""
+    from exchange.reports import snapshots
+
+    return snapshots.take_due_snapshots()

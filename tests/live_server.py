@@ -50,7 +50,9 @@ class LiveServer:
     """One `flask serve` process; `url` once it answers /healthz."""
 
     def __init__(self, database_url: str, redis_url: str | None = None, channel: str | None = None,
-                 startup_timeout_s: float = 60.0, **env):
+                 startup_timeout_s: float = 60.0, server: str = "flask", **env):
+        """`server`: "flask" (`flask serve`, threading) or "gunicorn-gevent" (one gevent worker, as in production)."""
+        self.server = server
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = server_env(database_url, redis_url, channel, **env)
@@ -59,9 +61,14 @@ class LiveServer:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "LiveServer":
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=self._env, stdout=self._log, stderr=subprocess.STDOUT)
+        if self.server == "gunicorn-gevent":
+            command = ["-m", "gunicorn", "-k", "gevent", "-w", "1", "--worker-connections", "20000",
+                       "-b", f"127.0.0.1:{self.port}", "wsgi:app"]
+            self._env["SOCKETIO_ASYNC_MODE"] = "gevent"
+        else:
+            command = ["-m", "flask", "--app", "wsgi", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.process = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=self._env, stdout=self._log,
+                                        stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -233,8 +233,8 @@ class ReservationQuery(Schema):
 
     status = fields.List(Text(validate=validate.OneOf(["pending", "confirmed", "collected", "declined", "cancelled",
                                                        "expired", "no_show"])))
-    lot_id = fields.Integer()
-    farm_id = fields.Integer()
+    lot_id = Id()
+    farm_id = Id()
 
 
 class LotBrief(Schema):

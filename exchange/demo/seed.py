@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from exchange.demo import data
+from exchange.demo import data, history
 from exchange.domain import accounts, lots
 from exchange.extensions import db
 from exchange.geo import gazetteer
@@ -95,5 +95,6 @@ def seed(lot_count: int = 150, now: dt.datetime | None = None) -> dict:
                       labels=list(labels), description=None)
         posted += 1
 
-    return {"farms": len(farms), "traders": len(traders), "lots": posted, "password": data.DEMO_PASSWORD,
+    past = history.add_history(farms, traders, now=now)
+    return {"farms": len(farms), "traders": len(traders), "lots": posted, "history": past, "password": data.DEMO_PASSWORD,
             "logins": data.DEMO_LOGINS, "chamber_territory": chamber.territory, "admin": admin.email}

@@ -25,10 +25,10 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from exchange.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from exchange.domain.lots import get_lot, lock_lot
+from exchange.domain.lots import lock_lot
 from exchange.domain.pickup import PARIS, is_open, next_pickup, pickup_deadline
 from exchange.extensions import db
 from exchange.feed import publish
@@ -225,15 +225,19 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
         if existing is not None:
             return _replay(existing, lot_id, quantity)
 
-    lot = get_lot(lot_id)
-    farm = lot.farm  # loaded now: the feed event needs it, and the lot's row lock is then held briefly
+    # The farm comes with the lot: pickup hours and distance need it, and so does the feed event, which is then
+    # recorded without another query while the lot's row is locked.
+    lot = db.session.scalars(select(Lot).options(joinedload(Lot.farm)).where(Lot.id == lot_id)).one_or_none()
+    if lot is None:
+        raise NotFound(_l("Lot introuvable."))
+    farm = lot.farm
     if pickup_at is not None:
         _check_pickup(lot, pickup_at, now)
     distance = (round(distance_km(farm.lat, farm.lon, trader.base_lat, trader.base_lon), 2)
                 if trader.base_lat is not None and trader.base_lon is not None else None)
 
     # The one write that decides: stock, state, window and minimum order are checked by the database itself.
-    taken = db.session.execute(
+    taken = db.session.scalars(
         update(Lot)
         .where(Lot.id == lot_id, Lot.status == LotStatus.published.value, Lot.available_until > now,
                Lot.quantity_available >= quantity,
@@ -241,8 +245,8 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
         .values(quantity_available=Lot.quantity_available - quantity,
                 status=case((Lot.quantity_available == quantity, LotStatus.sold_out.value), else_=Lot.status),
                 updated_at=now)
-        .returning(Lot.price_cents, Lot.available_until, Lot.status)
-        .execution_options(synchronize_session=False)
+        .returning(Lot)
+        .execution_options(synchronize_session=False, populate_existing=True)
     ).one_or_none()
     if taken is None:
         db.session.rollback()
@@ -270,11 +274,20 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
         StockMovement(lot_id=lot_id, user_id=trader.id, reservation_id=reservation.id, delta_available=-quantity,
                       reason="reserved", created_at=now),
     ])
-    lot = db.session.get(Lot, lot_id, populate_existing=True)
-    publish.lot_event(lot, "sold_out" if taken.status == LotStatus.sold_out.value else "reserved")
+    publish.lot_event(taken, "sold_out" if taken.status == LotStatus.sold_out.value else "reserved")
     publish.reservation_event(reservation, "created")
-    db.session.commit()
+    _commit_and_keep()
     return reservation
+
+
+def _commit_and_keep() -> None:
+    """Commit without expiring what was just written: the answer is built from it with no reloading queries."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 # --- moving between states -----------------------------------------------------------------------
@@ -339,7 +352,7 @@ def _transition(reservation: Reservation, action: str, actor_id: int | None, now
     if move.ends_hold:
         lot = db.session.get(Lot, reservation.lot_id, populate_existing=True)
         publish.lot_event(lot, "published" if (lot_before, lot.status) == ("sold_out", "published") else "updated")
-    db.session.commit()
+    _commit_and_keep()
     return reservation
 
 

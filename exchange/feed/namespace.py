@@ -35,6 +35,15 @@ def _since(auth) -> int | None:
 
 
 class FeedNamespace(Namespace):
+    def trigger_event(self, event, *args):
+        # The server calls `connect` and `disconnect` while the connection is not (or no longer) fully
+        # connected. A client can also send ordinary events by those names once connected: each would
+        # run the handler again (a "connect" with since=0 replays the whole log to it: one packet, a
+        # full scan). Those are not ours to handle.
+        if event in ("connect", "disconnect") and self.server.manager.is_connected(args[0], self.namespace):
+            return None
+        return super().trigger_event(event, *args)
+
     def on_connect(self, auth=None):
         user = _user(auth)
         if user is None:

@@ -17,13 +17,13 @@ its centre to a corner, plus a margin). Any point of the cell lies within reach 
 any lot inside the circle is in a kept cell. The brute-force tests check this on random data.
 
 Cells: a latitude/longitude grid (default) or H3 hexagons (h3-py v4), behind the same small
-interface; `python -m bench match-cells` measures both at three cell sizes (figures in
-bench/README.md). At 100,000 watches the time per lot event differed little between them (within
-about 15 %, less than this machine's run-to-run noise): it is dominated by the exact great-circle
-check on each candidate, and above all on each real match. Building differed a lot: H3 spends
-most of its time in grid_disk and in per-cell shapes, and needed about 2 minutes for 100,000
-watches at its best size, against about 20 s for the grid at half the radius with 40 cells per
-watch. Every server process builds the index at start-up, so the grid wins.
+interface; `python -m bench match-cells` builds both at three cell sizes over 100,000 watches and
+times them taking turns on the same lot events (figures in bench/README.md). Time per event
+follows the number of candidates, whichever the cells: the exact check on each candidate, and
+above all on each real match, is the cost. H3's rounder cells gave no clear saving in candidates
+for the memory they take, and built two to three times slower (grid_disk and per-cell shapes),
+while every server process builds the index at start-up. The grid at half the radius (40 cells a watch) came
+within 6 % of the fastest configuration measured, with half its build time and 44 % of its memory.
 
 Threads: one writer at a time (a lock), any number of lock-free readers. Writers bump a sequence
 number before and after each change (a seqlock); a reader that saw it change while matching
@@ -54,6 +54,7 @@ H3_CELL_TO_RADIUS = 0.3
 # Extra reach granted to every cell: rounding in the projections, never a real distance.
 _REACH_MARGIN = 1.001
 _REACH_MARGIN_KM = 0.001
+_KM_PER_DEG_LAT = math.pi * EARTH_RADIUS_KM / 180.0
 _ANY_CATEGORY = None  # bucket key of watches that take every category
 
 
@@ -111,9 +112,9 @@ def _unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
 def _chord_km(dx: float, dy: float, dz: float) -> float:
     """Straight-line length between two points of the Earth given their unit-vector difference.
 
-    A chord is never longer than the arc, so "chord <= limit" keeps every cell that
-    "great-circle distance <= limit" would keep (and a handful more by a metre): conservative and
-    a few times cheaper than the haversine, which matters when covering 100,000 watches.
+    A chord is never longer than its arc, so "chord <= limit" keeps every cell that
+    "great-circle distance <= limit" would keep, and a few more (by about a metre at 100 km):
+    conservative, and a few times cheaper than the haversine when covering 100,000 watches.
     """
     return math.sqrt(dx * dx + dy * dy + dz * dz) * EARTH_RADIUS_KM
 
@@ -144,7 +145,7 @@ class H3Cells:
         for res, edge_km in self._edge_km.items():
             if edge_km <= self._cell_to_radius * radius_km:
                 return res
-        return res
+        return max(self._edge_km)
 
     def cover(self, lat: float, lon: float, radius_km: float, level: int) -> tuple[int, ...]:
         centre = h3.latlng_to_cell(lat, lon, level)
@@ -152,8 +153,8 @@ class H3Cells:
         # On a regular hexagon grid the nearest cells of ring k are 1.5 * k * edge away and the reach
         # is about one edge; 0.9 allows for cells a little smaller nearby, and the rim check below
         # widens the disk if that was not enough.
-        reach_km = self._shape(centre)[3]
-        k = math.ceil((radius_km + reach_km) / (0.9 * 1.5 * reach_km))
+        centre_reach_km = self._shape(centre)[3]
+        k = math.ceil((radius_km + centre_reach_km) / (0.9 * 1.5 * centre_reach_km))
         while True:
             disk = h3.grid_disk(centre, k)
             touching = []
@@ -202,10 +203,9 @@ class GridCells:
         self._reach: dict[tuple[int, int], float] = {}  # (level, row) -> reach_km
 
     def level_for(self, radius_km: float) -> int:
-        km_per_deg = 111.195
         for level in reversed(range(len(self._sizes))):
             lat_deg, _ = self._sizes[level]
-            if lat_deg * km_per_deg <= self._cell_to_radius * radius_km:
+            if lat_deg * _KM_PER_DEG_LAT <= self._cell_to_radius * radius_km:
                 return level
         return 0
 
@@ -321,6 +321,7 @@ class WatchIndex:
         self._lock = threading.Lock()
         self._seq = 0  # odd while a writer is changing the state
         self._state = _State()
+        self._cell_keys: dict[int, int] = {}
 
     @property
     def scheme(self) -> str:
@@ -332,6 +333,9 @@ class WatchIndex:
     def upsert(self, w: WatchSpec) -> None:
         """Add or replace a watch; an inactive one is taken out."""
         with self._lock:
+            held = self._state.placed.get(w.id)
+            if held is not None and held[0] == w:
+                return  # unchanged (a resynchronisation replaying every watch)
             placement = self._placement(w) if w.active else None
             self._seq += 1
             try:
@@ -353,6 +357,7 @@ class WatchIndex:
     def replace_all(self, specs: Iterable[WatchSpec]) -> None:
         """Load a whole set of watches at once (start-up, resynchronisation); readers keep the old set until the swap."""
         with self._lock:
+            self._cell_keys = {}  # forget cells that only the old set covered
             state = _State.build((w, *self._placement(w)) for w in specs if w.active)
             self._seq += 1
             self._state = state
@@ -412,4 +417,7 @@ class WatchIndex:
             raise ValueError(f"watch {w.id}: lat in [-90, 90], lon in [-180, 180], radius_km >= 0")
         radius_km = w.radius_km + MATCH_EPSILON_KM
         level = self._cells.level_for(radius_km)
-        return level, self._cells.cover(w.lat, w.lon, radius_km, level)
+        # One int object per cell, shared by every watch that covers it: cell keys are too big for
+        # Python's small-int cache, and 100,000 watches x 40 private copies would take ~130 MB.
+        cells = self._cells.cover(w.lat, w.lon, radius_km, level)
+        return level, tuple([self._cell_keys.setdefault(cell, cell) for cell in cells])

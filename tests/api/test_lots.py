@@ -121,6 +121,7 @@ def test_filters_and_pagination(client, login_as, make_user, make_farm, make_lot
     r = client.get(f"{API}/lots", query_string={"page_size": 2, "page": 2}, headers=trader)
     assert len(r.json) == 1 and '"total": 3' in r.headers["X-Pagination"]
     assert client.get(f"{API}/lots", query_string={"page_size": 500}, headers=trader).status_code == 422
+    assert client.get(f"{API}/lots", query_string={"page": 10**15}, headers=trader).status_code == 422
     assert client.get(f"{API}/lots", query_string={"lat": 44}, headers=trader).status_code == 422
 
 

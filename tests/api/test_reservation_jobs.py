@@ -149,3 +149,17 @@ def test_transitions_are_all_recorded(scene):
         (None, "pending", trader.id, T0), ("pending", "confirmed", producer.id, T0),
         ("confirmed", "cancelled", trader.id, T0 + dt.timedelta(minutes=1))]
     assert db.session.get(Reservation, res.id).closed_at == T0 + dt.timedelta(minutes=1)
+
+
+def test_the_jobs_changes_reach_the_traders_feed(make_user, make_farm, make_lot, make_trader, feed_client):
+    producer = make_user("producer")
+    lot = make_lot(make_farm(producer), quantity=10)
+    trader = make_trader()
+    feed = feed_client(trader)
+    held = reservations.reserve(lot.id, trader, Decimal(4))
+    later = held.hold_expires_at + dt.timedelta(seconds=1)
+    assert reservations.expire_holds(later) == 1
+    events = feed.wait_for("reservation", 2)
+    assert [(e["type"], e["reservation"]["id"], e["reservation"]["status"]) for e in events] == [
+        ("created", held.id, "pending"), ("expired", held.id, "expired")]
+    assert all("pickup_code" not in e["reservation"] for e in events)

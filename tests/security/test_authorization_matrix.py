@@ -50,6 +50,8 @@ def until() -> str:
 def rules() -> dict[tuple[str, str], Rule]:
     """(method, rule) -> Rule. Bodies are built per call, so every allowed caller sends a valid one."""
     P = ("producer_a", "producer_b")
+    REPORTS = ONLY(("chamber_46", "chamber_33", "admin"), 200)
+    PERIOD = {"from": "2026-01-01", "to": "2026-11-30"}
     T = ("trader_a", "trader_b")
     return {
         ("GET", "/healthz"): Rule({"*": 200}),
@@ -83,6 +85,11 @@ def rules() -> dict[tuple[str, str], Rule]:
         ("GET", "/api/v1/watches/<int:watch_id>"): Rule(ONLY(("trader_a",), 200)),
         ("PATCH", "/api/v1/watches/<int:watch_id>"): Rule(ONLY(("trader_a",), 200), json=lambda w: {"radius_km": 40}),
         ("DELETE", "/api/v1/watches/<int:watch_id>"): Rule(ONLY(("trader_a",), 204)),
+        ("GET", "/api/v1/reports/summary"): Rule(REPORTS | {"chamber_33": 403}, query=PERIOD | {"department": "46"}),
+        ("GET", "/api/v1/reports/prices"): Rule(REPORTS | {"chamber_33": 403}, query=PERIOD | {"department": "46"}),
+        ("GET", "/api/v1/reports/series"): Rule(REPORTS, query=PERIOD | {"metric": "lots_posted"}),
+        ("GET", "/api/v1/reports/snapshots"): Rule(REPORTS),
+        ("GET", "/api/v1/reports/snapshots/<int:snapshot_id>"): Rule(REPORTS | {"chamber_33": 403}),
         ("GET", "/api/v1/reservations"): Rule(ONLY(P + T + ("admin",), 200)),
         # To anyone but its two parties (and admins) a reservation does not exist.
         ("GET", "/api/v1/reservations/<int:reservation_id>"): Rule(
@@ -159,6 +166,7 @@ class World:
 
 def build_world(app, make_user, make_farm, make_lot, token_for) -> World:
     from exchange.domain import reservations, watches
+    from exchange.reports import snapshots
     from tests.conftest import PASSWORD
 
     users = {
@@ -172,7 +180,9 @@ def build_world(app, make_user, make_farm, make_lot, token_for) -> World:
     lot_a = make_lot(farm_a, quantity=Decimal(50))
     reservation = reservations.reserve(lot_a.id, users["trader_a"], Decimal(2))
     watch = watches.create_watch(users["trader_a"], radius_km=30)
-    ids = {"farm_id": farm_a.id, "lot_id": lot_a.id, "reservation_id": reservation.id, "watch_id": watch.id}
+    snapshot = snapshots.take_snapshot(users["chamber_46"], "2026-10")
+    ids = {"farm_id": farm_a.id, "lot_id": lot_a.id, "reservation_id": reservation.id, "watch_id": watch.id,
+           "snapshot_id": snapshot.id}
     headers = {"anonymous": {}} | {name: token_for(user) for name, user in users.items()}
     return World(headers, {n: u.email for n, u in users.items()}, PASSWORD, farm_a.id, lot_a.id, reservation.id,
                  reservation.pickup_code, ids)

@@ -33,6 +33,21 @@ def test_runner_prints_a_table_and_writes_figures_with_the_machine(toy_bench, tm
     assert row["size"] == 3 and row["events"] == 3 and row["p50_us"] <= row["p99_us"]
 
 
+def test_bare_run_skips_studies_that_must_be_named(monkeypatch, tmp_path):
+    registry: dict = {}  # an empty registry, so that the real (long) benches stay out of it
+    monkeypatch.setattr("bench.BENCHES", registry)
+    monkeypatch.setattr("bench.__main__.BENCHES", registry)
+    monkeypatch.setattr("bench.__main__.discover", lambda: None)
+    monkeypatch.setenv("BENCH_JSON", str(tmp_path / "r.json"))
+    ran = []
+    bench("regular", "runs by default")(lambda quick: ran.append("regular") or [])
+    bench("study", "runs when named", default=False)(lambda quick: ran.append("study") or [])
+    main(["--quick"])
+    assert ran == ["regular"]
+    main(["--quick", "study"])
+    assert ran == ["regular", "study"]
+
+
 def test_unknown_bench_is_refused(toy_bench):
     with pytest.raises(SystemExit):
         main(["no-such-bench"])

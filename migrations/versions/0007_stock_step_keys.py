@@ -1,14 +1,14 @@
 """stock steps from phones carry a request key, so that a retried step is applied once
 
-Revision ID: 0005_stock_step_keys
-Revises: 0004_watch_changes
+Revision ID: 0007_stock_step_keys
+Revises: 0006_report_indexes
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005_stock_step_keys'
-down_revision = '0004_watch_changes'
+revision = '0007_stock_step_keys'
+down_revision = '0006_report_indexes'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,59 @@
+"""Idle /feed websocket connections held by one server process, and what they cost it (RSS, threads).
+
+One `flask serve` process (SOCKETIO_ASYNC_MODE as configured, threading + simple-websocket by
+default) against 1,000 and 5,000 authenticated traders connected over websocket from client
+processes; after the connections settle, the server's resident memory and thread count are read
+from /proc, and the server must still deliver a lot event to every one of them.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import requests
+
+from bench import Row, bench
+from bench.feedkit import ClientFleet, LiveServer, database, populate, process_memory
+
+SIZES = (1000, 5000)
+QUICK_SIZES = (100, 300)
+PER_PROCESS = 500  # connections per client process
+
+
+SERVERS = {"threading": "flask", "gevent": "gunicorn-gevent"}
+
+
+def hold(size: int, async_mode: str) -> Row:
+    with database() as url:
+        exchange = populate(url, size)
+        with LiveServer(url, server=SERVERS[async_mode], SOCKETIO_ASYNC_MODE=async_mode) as server:
+            requests.get(server.url + "/healthz", timeout=10)
+            before = process_memory(server.process.pid)
+            fleet = ClientFleet([server.url], exchange.trader_tokens, max(1, -(-size // PER_PROCESS)))
+            try:
+                started = time.monotonic()
+                connected = fleet.wait_connected()
+                connect_s = time.monotonic() - started
+                time.sleep(30)  # idle: pings go both ways (every 25 s), the server must keep up
+                held = process_memory(server.process.pid)
+                _, live = fleet.counts()
+                # Every idle connection must still be live: one stock change reaches all of them.
+                answer = requests.patch(f"{server.url}/api/v1/lots/{exchange.lot_id}", json={"quantity_available": 999},
+                                        headers={"Authorization": f"Bearer {exchange.producer_token}"}, timeout=60)
+                answer.raise_for_status()
+                fleet.settle(live, timeout_s=120)
+                delivered = sum(1 for quantity, _ in fleet.arrivals() if quantity == 999)
+            finally:
+                fleet.kill()
+    per_conn_kib = (held["rss_mib"] - before["rss_mib"]) * 1024 / connected if connected else None
+    return {"async_mode": async_mode, "connections": size, "connected": connected, "connect_s": round(connect_s, 1),
+            "live_after_30s": live,
+            "rss_idle_mib": before["rss_mib"], "rss_held_mib": held["rss_mib"],
+            "kib_per_conn": round(per_conn_kib, 1) if per_conn_kib else None,
+            "threads": held["threads"], "event_delivered_to": delivered}
+
+
+@bench("connections", "idle /feed websockets held by one server process: RSS and threads at 1k / 5k")
+def run(quick: bool) -> list[Row]:
+    modes = os.environ.get("BENCH_ASYNC_MODES", "threading").split(",")
+    return [hold(size, mode) for mode in modes for size in (QUICK_SIZES if quick else SIZES)]

@@ -1,0 +1,95 @@
+"""From a stock change's HTTP answer to its receipt by 100 and 1,000 websocket clients.
+
+A producer changes a lot's stock (PATCH /lots/{id}) while N traders, all watching around the
+farm, are connected to /feed from client processes. For every change and every client:
+latency = time the `lot` event arrived at the client - time the PATCH answer reached the
+producer (both `time.monotonic()`, one clock on Linux). Delivery happens after the commit, inside
+the request, so an event can arrive before the answer: such latencies are negative.
+
+Scenarios: one server process (in-process client manager); two server processes joined by Redis
+(REDIS_URL), clients split over both, changes made through the first. Target (issue 4): p99 <= 100
+ms for 1,000 clients on one process.
+"""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import requests
+
+from bench import Row, bench, percentile
+from bench.feedkit import ClientFleet, LiveServer, database, populate
+
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+PER_PROCESS = 250  # connections per client process
+
+
+def _changes(server_url: str, exchange, rounds: int, pause_s: float) -> tuple[dict[float, float], list[float]]:
+    """Make `rounds` stock changes; the monotonic time of each answer by quantity, and request durations."""
+    headers = {"Authorization": f"Bearer {exchange.producer_token}"}
+    answered, durations = {}, []
+    with requests.Session() as http:
+        for i in range(rounds + 1):
+            quantity = 500 + i
+            started = time.monotonic()
+            answer = http.patch(f"{server_url}/api/v1/lots/{exchange.lot_id}", json={"quantity_available": quantity},
+                                headers=headers, timeout=60)
+            done = time.monotonic()
+            answer.raise_for_status()
+            if i:  # the first change warms the index and the connections up
+                answered[float(quantity)] = done
+                durations.append(done - started)
+            time.sleep(pause_s)
+    return answered, durations
+
+
+def scenario(clients: int, processes: int, rounds: int) -> Row:
+    with database() as url:
+        exchange = populate(url, clients)
+        channel = f"carreau-bench-{uuid.uuid4().hex[:8]}"
+        servers = [LiveServer(url, REDIS_URL if processes > 1 else None, channel) for _ in range(processes)]
+        try:
+            for server in servers:
+                server.start()
+            fleet = ClientFleet([s.url for s in servers], exchange.trader_tokens, max(1, -(-clients // PER_PROCESS)))
+            try:
+                connected = fleet.wait_connected()
+                answered, durations = _changes(servers[0].url, exchange, rounds, pause_s=max(0.3, clients / 2000))
+                time.sleep(2)
+                arrivals = fleet.arrivals()
+            finally:
+                fleet.kill()
+        finally:
+            for server in servers:
+                server.stop()
+    latencies = sorted((at - answered[q]) * 1000 for q, at in arrivals if q in answered)
+    expected = connected * len(answered)
+    durations.sort()
+    return {"processes": processes, "clients": clients, "connected": connected, "changes": len(answered),
+            "received": f"{len(latencies)}/{expected}",
+            "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
+            "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
+            "max_ms": round(latencies[-1], 1) if latencies else None,
+            "patch_p50_ms": round(percentile(durations, 50) * 1000, 1),
+            "patch_p99_ms": round(percentile(durations, 99) * 1000, 1)}
+
+
+def _redis_answers() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@bench("feed", "stock change answered -> lot event received by 100 / 1,000 websocket clients (1 and 2 processes)")
+def run(quick: bool) -> list[Row]:
+    sizes, rounds = ((50, 200), 10) if quick else ((100, 1000), 30)
+    rows = [scenario(n, 1, rounds) for n in sizes]
+    if _redis_answers():
+        rows.append(scenario(sizes[-1], 2, rounds))
+    else:
+        rows.append({"processes": 2, "clients": sizes[-1], "received": f"skipped: no Redis at {REDIS_URL}"})
+    return rows

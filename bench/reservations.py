@@ -1,0 +1,237 @@
+"""Reservations over HTTP against a real server process: throughput under contention, and oversell.
+
+For each database (SQLite file in WAL mode; PostgreSQL when it answers at $BENCH_PG_URL, default
+postgresql+psycopg://postgres@127.0.0.1:5432/postgres, where a throw-away database is created):
+- the schema, a producer, traders with bearer tokens and lots are made through the domain services;
+- gunicorn serves `wsgi:app` (gthread workers, as in production but without the proxy) on a free port;
+- concurrent clients (threads with keep-alive connections) POST /lots/{id}/reservations:
+  `one lot`: everyone on the same lot, offered less than what is asked (contention, then refusals);
+  `many lots`: each request on a random lot among 200 (little contention).
+Figures: requests/s, reservations/s (201s), 409s, any other status, oversell (units held beyond what a
+lot offers, from the database afterwards) and the lots whose stock does not add up (check_integrity).
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+
+from bench import Row, bench
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg_database() -> tuple[str, callable] | None:
+    """A fresh PostgreSQL database and its dropper, or None when no server answers."""
+    name = f"carreau_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # no server: the SQLite figures still stand
+        print(f"PostgreSQL not available at {PG_ADMIN_URL}: {exc.__class__.__name__}", file=sys.stderr)
+        return None
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, drop
+
+
+def _prepare(url: str, traders: int, lots: list[Decimal]):
+    """Schema and actors through the app's own services; returns (tokens, lot ids)."""
+    import datetime as dt
+
+    from exchange import create_app
+    from exchange.domain import accounts, farms
+    from exchange.domain import lots as lot_service
+    from exchange.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "ARGON2_PARAMETERS": {"time_cost": 1, "memory_cost": 8,
+                                                                           "parallelism": 1}})
+    with app.app_context():
+        db.create_all()
+        producer = accounts.create_user(email="bench-producer@example.org", password="bench-password-123",
+                                        role="producer", name="Bench producer")
+        farm = farms.create_farm(producer, name="Ferme du banc", postcode="46000")
+        until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)
+        lot_ids = [lot_service.post_lot(producer, farm_id=farm.id, product="Pommes", category="fruits", unit="kg",
+                                        quantity=q, price_cents=180, available_until=until).id for q in lots]
+        tokens = []
+        for i in range(traders):
+            trader = accounts.create_user(email=f"bench-trader-{i}@example.org", password="bench-password-123",
+                                          role="trader", name=f"Trader {i}", base={"postcode": "46000"})
+            tokens.append(accounts.issue_token(trader))
+        db.session.remove()
+        db.engine.dispose()
+    return tokens, lot_ids
+
+
+def _outcome(url: str) -> tuple[Decimal, int, int]:
+    """Units held beyond what lots offer, lots that do not add up, reservations made."""
+    from exchange import create_app
+    from exchange.domain.integrity import lot_balances
+    from exchange.extensions import db
+    from exchange.models import Reservation
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        balances = lot_balances()
+        over = sum((max(Decimal(0), b.quantity_held - b.quantity_offered) for b in balances), Decimal(0))
+        bad = sum(1 for b in balances if b.problems)
+        made = db.session.scalar(select(func.count()).select_from(Reservation))
+        db.session.remove()
+        db.engine.dispose()
+    return over, bad, made
+
+
+class Server:
+    """gunicorn serving the app on a free port, with its own environment; stopped by stop()."""
+
+    def __init__(self, url: str, workers: int, threads: int):
+        self.port = _free_port()
+        env = os.environ | {"DATABASE_URL": url, "SECRET_KEY": "bench-" + uuid.uuid4().hex, "CARREAU_ENV": "",
+                            "REDIS_URL": "", "PYTHONUNBUFFERED": "1"}
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(workers), "--threads", str(threads),
+             "-b", f"127.0.0.1:{self.port}", "--backlog", "512", "--log-level", "warning", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("the server did not answer /healthz within 30 s")
+
+    def stop(self) -> str:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+
+def _load(port: int, tokens: list[str], lot_ids: list[int], requests: int, clients: int, seed: int) -> Row:
+    """`clients` threads share `requests` reservations of 1 unit; each keeps its connection open."""
+    rng = random.Random(seed)
+    plan = [(rng.choice(tokens), rng.choice(lot_ids)) for _ in range(requests)]
+    cursor = iter(range(requests))
+    lock = threading.Lock()
+    statuses: Counter = Counter()
+    latencies: list[float] = []
+    barrier = threading.Barrier(clients + 1)
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine, seen = [], Counter()
+        barrier.wait()
+        while True:
+            with lock:
+                i = next(cursor, None)
+            if i is None:
+                break
+            token, lot_id = plan[i]
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", f"/api/v1/lots/{lot_id}/reservations", body=json.dumps({"quantity": 1}),
+                             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+                response = conn.getresponse()
+                response.read()
+                seen[response.status] += 1
+            except (OSError, http.client.HTTPException):
+                seen["error"] += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            mine.append(time.perf_counter() - t0)
+        conn.close()
+        with lock:
+            statuses.update(seen)
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    latencies.sort()
+    other = sum(n for status, n in statuses.items() if status not in (201, 409))
+    return {"requests": requests, "clients": clients, "seconds": round(seconds, 2),
+            "requests_per_s": requests / seconds, "reservations_per_s": statuses[201] / seconds,
+            "created": statuses[201], "refused_409": statuses[409], "other_status": other,
+            "p50_ms": latencies[len(latencies) // 2] * 1e3, "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3}
+
+
+def _scenario(backend: str, url: str, name: str, lots: list[Decimal], requests: int, clients: int, workers: int,
+              threads: int) -> Row:
+    tokens, lot_ids = _prepare(url, traders=50, lots=lots)
+    server = Server(url, workers, threads)
+    try:
+        _load(server.port, tokens, lot_ids, min(200, requests), clients, seed=1)  # warm up every worker
+        row = _load(server.port, tokens, lot_ids, requests, clients, seed=2)
+    finally:
+        log = server.stop()
+    over, bad_lots, made = _outcome(url)
+    if row["other_status"]:
+        print(log[-3000:], file=sys.stderr)
+    return {"database": backend, "scenario": name, "server": f"gunicorn {workers}x{threads}"} | row | {
+        "oversold_units": float(over), "lots_not_adding_up": bad_lots, "reservations_in_db": made}
+
+
+@bench("reservations", "POST /lots/{id}/reservations over HTTP: one contended lot and 200 lots, SQLite and PostgreSQL")
+def run(quick: bool) -> list[Row]:
+    requests = 600 if quick else 3000
+    clients = 32
+    workers, threads = 2, 8
+    rows = []
+    for backend in ("sqlite", "postgresql", "postgresql async commit"):
+        for name, lots in (("one lot", [Decimal(requests * 3 // 4)]),  # the last quarter is refused
+                           ("many lots", [Decimal(1000)] * 200)):
+            if backend == "sqlite":
+                folder = tempfile.TemporaryDirectory()
+                url, drop = f"sqlite:///{folder.name}/bench.sqlite3", folder.cleanup
+            else:
+                made = _pg_database()
+                if made is None:
+                    continue
+                url, drop = made
+                if backend.endswith("async commit"):
+                    # The operator's choice, in DATABASE_URL: commits return before the WAL reaches the disk.
+                    url += "?options=-csynchronous_commit%3Doff"
+            try:
+                rows.append(_scenario(backend, url, name, lots, requests, clients, workers, threads))
+            finally:
+                drop()
+    return rows

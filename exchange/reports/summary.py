@@ -1,0 +1,349 @@
+"""The territorial summary: lots, volumes, value, activity, outcomes and distances, aggregated in the database.
+
+Everything that happens to a lot belongs to the day it was posted (Europe/Paris): a lot posted on
+31 March and collected on 2 April counts in March. So sell-through is a true share of what was
+offered, and a month, once settled, does not change.
+
+Two statements do the work, whatever the size of the data: one over the lots in scope, one over
+their reservations. Each first groups by cell and producer (resp. trader) and then counts those
+rows at every level the report shows, so distinct producers and traders are exact at each level
+without a second pass over the data. Python only assembles the few resulting cells.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, String, Table, and_, case, cast, func,
+                        literal, null, select, text, type_coerce, union_all)
+
+from exchange.extensions import db
+from exchange.models import UNITS, Farm, Lot, Reservation
+from exchange.models.reservations import HOLDING_STATUSES
+from exchange.models.types import QUANTITY_SCALE
+from exchange.reports.dimensions import DIMENSIONS, LABELS, key_columns
+from exchange.reports.masking import protect
+from exchange.reports.scope import Scope
+
+STATES = ("collected", "declined", "cancelled", "expired", "no_show", "pending", "confirmed")
+FINAL_STATES = STATES[:5]
+MAX_DIMENSIONS = 2
+
+
+def thousandths(column):
+    """A Quantity column as the integer it is stored as: SQL sums stay exact, and we scale once."""
+    return type_coerce(column, BigInteger)
+
+
+def scoped(stmt, scope: Scope):
+    """Lots posted within the period, on farms of the territory."""
+    stmt = stmt.where(Lot.created_at >= scope.period.start, Lot.created_at < scope.period.end)
+    if scope.departments is not None:
+        stmt = stmt.where(Farm.department.in_(scope.departments))
+    return stmt
+
+
+def tune_postgresql() -> None:
+    """For this transaction only: room to hash a few hundred thousand lots without spilling to disk, and no JIT.
+
+    The planner's cost estimate for the report crosses the JIT threshold, and compiling the
+    expressions takes seconds, far more than the query itself.
+    """
+    db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+    db.session.execute(text("SET LOCAL jit = off"))
+
+
+def dialect_name() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _reservation_sums(reservations) -> dict:
+    """Per-lot sums of its reservations: quantities in thousandths, value in thousandths of a cent."""
+    r = reservations
+    q = thousandths(r.quantity)
+    collected = r.status == "collected"
+    travelled = and_(collected, r.distance_km.is_not(None))
+
+    def total(condition, value=1):
+        return func.sum(case((condition, value), else_=0))
+
+    return {
+        "reserved": total(r.status.in_(HOLDING_STATUSES), q),
+        "collected_q": total(collected, q),
+        "value_millicents": total(collected, q * r.price_cents),
+        "distance_km": total(travelled, r.distance_km),
+        "trips": total(travelled),
+        "travelled_q": total(travelled, q),
+        **{state: total(r.status == state) for state in STATES},
+    }
+
+
+SUMS = tuple(_reservation_sums(Reservation))
+
+
+def lots_in_scope_select(scope: Scope, dims: tuple[str, ...], dialect: str):
+    """The lots in scope with their keys computed once: what every other part of the report reads."""
+    keys = key_columns_for(dims, dialect, scope)
+    return scoped(select(Lot.id, *keys, Lot.unit, Farm.owner_id, thousandths(Lot.quantity_offered).label("offered"))
+                  .join(Farm, Farm.id == Lot.farm_id), scope)
+
+
+def _statement(lots, dims: tuple[str, ...], dialect: str):
+    """Every level of the report in one statement (branches tagged by `level`).
+
+    `lots` is the lots in scope: a CTE on PostgreSQL; on SQLite a temporary table keyed by lot id,
+    which SQLite joins a million reservations to far faster than to a materialized CTE. The two
+    engines also want distinct counts and sums in different shapes:
+    - PostgreSQL hashes: distinct people are counted over a hashed SELECT DISTINCT, reservations are
+      hash-joined to the lots once for the sums and once for the (group, trader) pairs;
+    - SQLite sorts: COUNT(DISTINCT) is its cheapest form, and reservations are first summed per lot
+      in a streaming scan of the covering index ix_reservations_report (no sort), then joined.
+    """
+    lk = lots.c
+    labels = [LABELS[d] for d in dims if d in LABELS]
+    names = ["level", *dims, *labels, "unit", "people", "lots", "offered", *SUMS]
+    texts = {"level", "unit", *dims, *labels}
+    postgresql = dialect == "postgresql"
+
+    def empty(name: str):
+        """A typed NULL: PostgreSQL resolves UNION column types pairwise and would take bare NULLs for text."""
+        return cast(null(), String if name in texts else Float if name == "distance_km" else BigInteger)
+
+    def branch(level: str, source, group_by: list, **values):
+        columns = [literal(level, String) if name == "level" else values.get(name, empty(name)) for name in names]
+        stmt = select(*[column.label(name) for column, name in zip(columns, names)]).select_from(source)
+        if not postgresql and group_by and group_by[0] is not lk.unit:
+            stmt = stmt.with_hint(lots, f"INDEXED BY {SQLITE_KEYS_INDEX}", dialect_name="sqlite")
+        return stmt.group_by(*group_by) if group_by else stmt
+
+    def people(level: str, source, keys: dict, who):
+        """Distinct producers or traders per combination of `keys` (none: overall)."""
+        if postgresql:
+            pairs = select(*[c.label(n) for n, c in keys.items()], who.label("who")).select_from(source).distinct()
+            pairs = pairs.subquery()
+            by = {n: pairs.c[n] for n in keys}
+            return branch(level, pairs, list(by.values()), **by, people=func.count())
+        return branch(level, source, list(keys.values()), **keys, people=func.count(func.distinct(who)))
+
+    keys = {d: lk[d] for d in dims}
+    cell = keys | {"unit": lk.unit}
+    per_cell = {"lots": func.count(), "offered": func.sum(lk.offered)} | {n: func.min(lk[n]) for n in labels}
+    if postgresql:
+        with_reservations = lots.join(Reservation.__table__, Reservation.lot_id == lk.id)
+        sums = branch("sums", with_reservations, list(cell.values()), **cell, **_reservation_sums(Reservation))
+        lot_branches = [branch("lots", lots, list(cell.values()), **cell, **per_cell),
+                        people("producers_cell", lots, cell, lk.owner_id), sums]
+    else:
+        # Walk the lots in cell order (INDEXED BY the keys index) and, for each, seek its reservations in
+        # ix_reservations_report: groups come out in order, so nothing is sorted. `id + 0` stops SQLite
+        # from turning the join round (a million rowid lookups into the lots, then a sort).
+        ordered = lots.join(Reservation.__table__, (lk.id + 0) == Reservation.lot_id)
+        with_reservations = lots.join(Reservation.__table__, Reservation.lot_id == lk.id)  # free to scan the index
+        lot_branches = [
+            branch("lots", lots, list(cell.values()), **cell, **per_cell,
+                   people=func.count(func.distinct(lk.owner_id))),
+            branch("sums", ordered, list(cell.values()), **cell, **_reservation_sums(Reservation)),
+        ]
+    return union_all(
+        *lot_branches,
+        people("producers_group", lots, keys, lk.owner_id),
+        people("producers_unit", lots, {"unit": lk.unit}, lk.owner_id),
+        people("producers_total", lots, {}, lk.owner_id),
+        people("traders_group", with_reservations if postgresql else ordered, keys, Reservation.trader_id),
+        people("traders_total", with_reservations, {}, Reservation.trader_id),
+    )
+
+
+SQLITE_KEYS_INDEX = "report_lots_in_scope_keys"
+
+
+def _sqlite_lots_table(dims: tuple[str, ...]) -> Table:
+    """A TEMP table for the lots in scope, indexed by cell so that every GROUP BY streams instead of sorting."""
+    labels = [LABELS[d] for d in dims if d in LABELS]
+    table = Table("report_lots_in_scope", MetaData(), Column("id", Integer, primary_key=True),
+                  *[Column(name, String) for name in (*dims, *labels, "unit")], Column("owner_id", Integer),
+                  Column("offered", BigInteger), prefixes=["TEMPORARY"])
+    return table
+
+
+def _report_rows(scope: Scope, dims: tuple[str, ...]) -> list:
+    dialect = dialect_name()
+    source = lots_in_scope_select(scope, dims, dialect)
+    if dialect != "sqlite":
+        if dialect == "postgresql":
+            tune_postgresql()
+        return db.session.execute(_statement(source.cte("lots_in_scope"), dims, dialect)).mappings().all()
+    connection = db.session.connection()
+    table = _sqlite_lots_table(dims)
+    table.drop(connection, checkfirst=True)
+    table.create(connection)
+    try:
+        connection.execute(table.insert().from_select([c.name for c in source.selected_columns], source))
+        # Built once the rows are in: one sort, rather than 200,000 inserts at random places.
+        Index(SQLITE_KEYS_INDEX, *[table.c[d] for d in dims], table.c.unit, table.c.owner_id).create(connection)
+        return connection.execute(_statement(table, dims, dialect)).mappings().all()
+    finally:
+        table.drop(connection)
+
+
+def key_columns_for(dims: tuple[str, ...], dialect: str, scope: Scope):
+    return [column for d in dims for column in key_columns(d, dialect, scope.period)]
+
+
+def summary(scope: Scope, group_by: tuple[str, ...] = ("category",), min_producers: int | None = None) -> dict:
+    """Figures for a territory and period, one row per group, every cell of few producers masked."""
+    dims = tuple(group_by)
+    if not dims or len(dims) > MAX_DIMENSIONS or len(set(dims)) != len(dims) or set(dims) - set(DIMENSIONS):
+        raise ValueError(f"bad grouping {group_by!r}")
+    if min_producers is None:
+        min_producers = current_app.config["REPORT_MIN_PRODUCERS"]
+    rows = _report_rows(scope, dims)
+
+    groups: dict[tuple, dict] = {}
+    total = _new_group(())
+    units_total: dict[str, dict] = {}
+
+    def group_of(row) -> dict:
+        key = tuple(row[d] for d in dims)
+        if key not in groups:
+            groups[key] = _new_group(key)
+        return groups[key]
+
+    def add_sums(row) -> None:
+        group = group_of(row)
+        cell = _cell_of(group, row["unit"])
+        unit_total = units_total.setdefault(row["unit"], _new_cell())
+        figures = {name: int(row[name] or 0) for name in SUMS if name != "distance_km"}
+        figures["distance_km"] = float(row["distance_km"] or 0)  # PostgreSQL sums integers as numeric
+        for target in (group, total):
+            for name in ("value_millicents", "distance_km", "trips", *STATES):
+                target[name] += figures[name]
+        for target in (cell, unit_total):
+            for name in ("reserved", "collected_q", "travelled_q", "distance_km"):
+                target[name] += figures[name]
+
+    for row in rows:
+        level = row["level"]
+        if level == "lots":
+            group = group_of(row)
+            group["labels"].update({LABELS[d]: row[LABELS[d]] for d in dims if d in LABELS})
+            cell = _cell_of(group, row["unit"])
+            cell.update(lots=int(row["lots"]), offered=int(row["offered"]))
+            group["lots"] += int(row["lots"])
+            total["lots"] += int(row["lots"])
+            if row["people"] is not None:  # SQLite counts producers and sums reservations in this branch
+                cell["producers"] = row["people"]
+                add_sums(row)
+        elif level == "sums":
+            add_sums(row)
+        elif level == "producers_cell":
+            _cell_of(group_of(row), row["unit"])["producers"] = row["people"]
+        elif level == "producers_group":
+            group_of(row)["producers"] = row["people"]
+        elif level == "producers_unit":
+            units_total.setdefault(row["unit"], _new_cell())["producers"] = row["people"]
+        elif level == "producers_total":
+            total["producers"] = row["people"]
+        elif level == "traders_group":
+            group_of(row)["traders"] = row["people"]
+        else:
+            total["traders"] = row["people"]
+    for unit, cell in units_total.items():
+        cell["offered"] = sum(g["units"][unit]["offered"] for g in groups.values() if unit in g["units"])
+    total["units"] = units_total
+
+    if dims == ("month",):
+        for month in scope.period.months():
+            groups.setdefault((month.key,), _new_group((month.key,)))
+    ordered = [groups[key] for key in sorted(groups, key=lambda k: tuple("" if v is None else str(v) for v in k))]
+    _mask(ordered, total, min_producers)
+    return {
+        "from": scope.period.first.isoformat(),
+        "to": scope.period.last.isoformat(),
+        "departments": list(scope.departments) if scope.departments is not None else None,
+        "group_by": list(dims),
+        "min_producers": min_producers,
+        "rows": [_render(g, dims) for g in ordered],
+        "total": _render(total, ()),
+    }
+
+
+def _new_cell() -> dict:
+    return {"producers": 0, "lots": 0, "offered": 0, "reserved": 0, "collected_q": 0, "travelled_q": 0,
+            "distance_km": 0.0, "masked": False}
+
+
+def _new_group(key: tuple) -> dict:
+    group = {"key": key, "labels": {}, "producers": 0, "traders": 0, "lots": 0, "value_millicents": 0,
+             "distance_km": 0.0, "trips": 0, "units": {}, "masked": False}
+    group.update({state: 0 for state in STATES})
+    return group
+
+
+def _cell_of(group: dict, unit: str) -> dict:
+    return group["units"].setdefault(unit, _new_cell())
+
+
+def _is_secret(producers: int, min_producers: int) -> bool:
+    """Fewer than the threshold, but some: an empty cell tells nothing about anyone."""
+    return 0 < producers < min_producers
+
+
+def _mask(groups: list[dict], total: dict, min_producers: int) -> None:
+    """Primary masking by producer count, then enough secondary masking that no total gives a cell away."""
+    for item in [total, *groups]:
+        item["masked"] = _is_secret(item["producers"], min_producers)
+        for cell in item["units"].values():
+            cell["masked"] = item["masked"] or _is_secret(cell["producers"], min_producers)
+    changed = True
+    while changed:
+        changed = protect(groups, total["masked"], size=lambda g: (g["producers"], g["lots"]))
+        for unit, unit_total in total["units"].items():
+            cells = [g["units"][unit] for g in groups if unit in g["units"]]
+            changed |= protect(cells, unit_total["masked"], size=lambda c: (c["producers"], c["offered"]))
+        for group in groups:
+            for cell in group["units"].values():
+                if group["masked"] and not cell["masked"]:
+                    cell["masked"] = changed = True
+
+
+def _quantity(thousandths_: int) -> float:
+    return float(Decimal(int(thousandths_)) / QUANTITY_SCALE)
+
+
+def _ratio(numerator: float, denominator: float, places: int) -> float | None:
+    return round(numerator / denominator, places) if denominator else None
+
+
+def _render_unit(unit: str, cell: dict) -> dict:
+    out = {"unit": unit, "masked": cell["masked"]}
+    figures = {
+        "producers_active": cell["producers"],
+        "quantity_offered": _quantity(cell["offered"]),
+        "quantity_reserved": _quantity(cell["reserved"]),
+        "quantity_collected": _quantity(cell["collected_q"]),
+        "sell_through": _ratio(cell["collected_q"], cell["offered"], 4),
+        "km_per_kg": (_ratio(cell["distance_km"] * QUANTITY_SCALE, cell["travelled_q"], 3)
+                      if unit == "kg" else None),
+    }
+    return out | {name: None if cell["masked"] else value for name, value in figures.items()}
+
+
+def _render(group: dict, dims: tuple[str, ...]) -> dict:
+    out = dict(zip(dims, group["key"])) | group["labels"]
+    out["masked"] = group["masked"]
+    figures = {
+        "lots_posted": group["lots"],
+        "producers_active": group["producers"],
+        "traders_active": group["traders"],
+        "value_collected_cents": (int(group["value_millicents"]) + QUANTITY_SCALE // 2) // QUANTITY_SCALE,
+        "reservations": {state: int(group[state]) for state in FINAL_STATES}
+        | {"open": int(group["pending"] + group["confirmed"])},
+        "distance_mean_km": _ratio(group["distance_km"], group["trips"], 3),
+        "distance_total_km": round(group["distance_km"], 3),
+    }
+    out |= {name: None if group["masked"] else value for name, value in figures.items()}
+    ordered_units = sorted(group["units"], key=lambda u: UNITS.index(u) if u in UNITS else len(UNITS))
+    out["units"] = [_render_unit(unit, group["units"][unit]) for unit in ordered_units]
+    return out

@@ -85,7 +85,8 @@ class Person:
         context.route(lambda url: not url.startswith(self.server.url), lambda route: route.abort())
         self.contexts.append(context)
         page = context.new_page()
-        page.on("console", lambda m: m.type == "error" and not _tile_noise(m.text) and self.problems.append(m.text))
+        page.on("console", lambda m: m.type == "error" and not _tile_noise(m.text)
+                and not _expected_not_found(m) and self.problems.append(m.text))
         page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
         if sign_in:
             page.goto("/login")
@@ -103,6 +104,11 @@ class Person:
 def _tile_noise(text: str) -> bool:
     """Map tiles and other off-site requests are refused here on purpose (and offline tests cut the network)."""
     return "net::ERR_FAILED" in text or "net::ERR_INTERNET_DISCONNECTED" in text
+
+
+def _expected_not_found(message) -> bool:
+    """The 404 of a page we open on purpose to look at the not-found page is not a problem."""
+    return "status of 404" in message.text and "/no-such-page" in (message.location or {}).get("url", "")
 
 
 @pytest.fixture

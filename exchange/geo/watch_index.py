@@ -23,7 +23,7 @@ follows the number of candidates, whichever the cells: the exact check on each c
 above all on each real match, is the cost. H3's rounder cells gave no clear saving in candidates
 for the memory they take, and built two to three times slower (grid_disk and per-cell shapes),
 while every server process builds the index at start-up. The grid at half the radius (40 cells a watch) came
-within 6 % of the fastest configuration measured, with half its build time and 44 % of its memory.
+within 5 % of the fastest configuration measured, with half its build time and 44 % of its memory.
 
 Threads: one writer at a time (a lock), any number of lock-free readers. Writers bump a sequence
 number before and after each change (a seqlock); a reader that saw it change while matching

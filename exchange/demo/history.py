@@ -136,7 +136,8 @@ def add_history(farms: list[Farm], traders: list[User], *, now: dt.datetime | No
             withdrawn = rng.random() < 0.04
             lot_rows.append({
                 "farm_id": farm.id, "product": product, "category": category, "unit": unit,
-                "quantity_offered": quantity, "quantity_available": quantity, "price_cents": _price(rng, low, high, plenty),
+                "quantity_offered": quantity, "quantity_available": quantity,
+                "price_cents": _price(rng, low, high, plenty),
                 "min_order": min_order, "available_from": posted_at, "available_until": until,
                 "labels": ("," + ",".join(sorted(labels)) + ",") if labels else "",
                 "status": "withdrawn" if withdrawn else "expired", "lat": farm.lat, "lon": farm.lon,

@@ -16,7 +16,8 @@ def test_history_has_every_final_state_in_season_and_adds_up(make_user, make_far
     farms = [make_farm(make_user("producer"), name="Truffière de Lalbenque", postcode="46230", commune="Lalbenque",
                        pickup_hours={"sat": ["08:00-12:00"], "wed": ["14:00-18:00"]}),
              make_farm(make_user("producer"), name="Les Jardins de Pradines", postcode="46090", commune="Pradines"),
-             make_farm(make_user("producer"), name="Bergerie du Bel-Air", postcode="46310", commune="Saint-Germain-du-Bel-Air",
+             make_farm(make_user("producer"), name="Bergerie du Bel-Air", postcode="46310",
+                       commune="Saint-Germain-du-Bel-Air",
                        pickup_hours={"mon": ["07:00-12:00"], "fri": ["07:00-12:00", "14:00-18:00"]})]
     traders = [make_trader(), make_trader(base={"postcode": "46100", "commune": "Figeac"})]
     made = add_history(farms, traders, now=NOW)

@@ -135,7 +135,8 @@ def test_check_integrity_finds_a_lot_that_does_not_add_up(scene, app):
     offenders = check_integrity()
     assert [o.lot_id for o in offenders] == [lot.id] and len(offenders[0].problems) == 2
     bad = runner.invoke(args=["check-integrity"])
-    assert bad.exit_code == 1 and f"lot {lot.id}:" in bad.output and "34.000 + held 5.000 != offered 40.000" in bad.output
+    assert bad.exit_code == 1 and f"lot {lot.id}:" in bad.output
+    assert "34.000 + held 5.000 != offered 40.000" in bad.output
 
 
 def test_transitions_are_all_recorded(scene):

@@ -4,14 +4,13 @@ Everything that happens to a lot belongs to the day it was posted (Europe/Paris)
 31 March and collected on 2 April counts in March. So sell-through is a true share of what was
 offered, and a month, once settled, does not change.
 
-Two statements do the work, whatever the size of the data: one over the lots in scope, one over
-their reservations. Each first groups by cell and producer (resp. trader) and then counts those
-rows at every level the report shows, so distinct producers and traders are exact at each level
-without a second pass over the data. Python only assembles the few resulting cells.
+One SQL statement does the work, whatever the grouping (see `_statement`): its branches read the
+lots in scope, with their keys computed once, and their reservations, and answer every level the
+report shows (cell = keys × unit, group, unit, total), distinct producers and traders exact at each.
+Python only assembles the few hundred resulting cells and masks them (masking.py).
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from decimal import Decimal
 
 from flask import current_app

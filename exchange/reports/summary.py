@@ -4,14 +4,13 @@ Everything that happens to a lot belongs to the day it was posted (Europe/Paris)
 31 March and collected on 2 April counts in March. So sell-through is a true share of what was
 offered, and a month, once settled, does not change.
 
-Two statements do the work, whatever the size of the data: one over the lots in scope, one over
-their reservations. Each first groups by cell and producer (resp. trader) and then counts those
-rows at every level the report shows, so distinct producers and traders are exact at each level
-without a second pass over the data. Python only assembles the few resulting cells.
+One SQL statement does the work, whatever the grouping (see `_statement`): its branches read the
+lots in scope, with their keys computed once, and their reservations, and answer every level the
+report shows (cell = keys × unit, group, unit, total), distinct producers and traders exact at each.
+Python only assembles the few hundred resulting cells and masks them (masking.py).
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from decimal import Decimal
 
 from flask import current_app
@@ -131,9 +130,18 @@ def _statement(lots, dims: tuple[str, ...], dialect: str):
     per_cell = {"lots": func.count(), "offered": func.sum(lk.offered)} | {n: func.min(lk[n]) for n in labels}
     if postgresql:
         with_reservations = lots.join(Reservation.__table__, Reservation.lot_id == lk.id)
-        sums = branch("sums", with_reservations, list(cell.values()), **cell, **_reservation_sums(Reservation))
-        lot_branches = [branch("lots", lots, list(cell.values()), **cell, **per_cell),
-                        people("producers_cell", lots, cell, lk.owner_id), sums]
+        # The (group, trader) pairs, hashed once, give the distinct traders per group and overall.
+        pairs = (select(*[c.label(n) for n, c in keys.items()], Reservation.trader_id).select_from(with_reservations)
+                 .distinct().cte("group_traders"))
+        lot_branches = [
+            branch("lots", lots, list(cell.values()), **cell, **per_cell),
+            people("producers_cell", lots, cell, lk.owner_id),
+            branch("sums", with_reservations, list(cell.values()), **cell, **_reservation_sums(Reservation)),
+        ]
+        by_group = [pairs.c[d] for d in dims]
+        trader_branches = [branch("traders_group", pairs, by_group, **{d: pairs.c[d] for d in dims},
+                                  people=func.count()),
+                           people("traders_total", pairs, {}, pairs.c.trader_id)]
     else:
         # Walk the lots in cell order (INDEXED BY the keys index) and, for each, seek its reservations in
         # ix_reservations_report: groups come out in order, so nothing is sorted. `id + 0` stops SQLite
@@ -145,13 +153,14 @@ def _statement(lots, dims: tuple[str, ...], dialect: str):
                    people=func.count(func.distinct(lk.owner_id))),
             branch("sums", ordered, list(cell.values()), **cell, **_reservation_sums(Reservation)),
         ]
+        trader_branches = [people("traders_group", ordered, keys, Reservation.trader_id),
+                           people("traders_total", with_reservations, {}, Reservation.trader_id)]
     return union_all(
         *lot_branches,
         people("producers_group", lots, keys, lk.owner_id),
         people("producers_unit", lots, {"unit": lk.unit}, lk.owner_id),
         people("producers_total", lots, {}, lk.owner_id),
-        people("traders_group", with_reservations if postgresql else ordered, keys, Reservation.trader_id),
-        people("traders_total", with_reservations, {}, Reservation.trader_id),
+        *trader_branches,
     )
 
 

@@ -3,7 +3,12 @@
 One `flask serve` process (SOCKETIO_ASYNC_MODE as configured, threading + simple-websocket by
 default) against 1,000 and 5,000 authenticated traders connected over websocket from client
 processes; after the connections settle, the server's resident memory and thread count are read
-from /proc, and the server must still deliver a lot event to every one of them.
+from /proc, and the server must still deliver a lot event to every one of them. `dropped` says
+why connections ended before that, as the clients saw it. The clients run on the same machine: on
+a small one they compete with the server for CPU, so read `live_after_30s` with that in mind.
+
+BENCH_ASYNC_MODES (default "gevent,threading"): gevent is gunicorn's gevent worker (production),
+threading is `flask serve` (Werkzeug threads + simple-websocket: about four threads per connection).
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ def hold(size: int, async_mode: str) -> Row:
                 time.sleep(30)  # idle: pings go both ways (every 25 s), the server must keep up
                 held = process_memory(server.process.pid)
                 _, live = fleet.counts()
+                dropped = ", ".join(f"{reason}: {n}" for reason, n in fleet.dropped.items()) or "-"
                 # Every idle connection must still be live: one stock change reaches all of them.
                 answer = requests.patch(f"{server.url}/api/v1/lots/{exchange.lot_id}", json={"quantity_available": 999},
                                         headers={"Authorization": f"Bearer {exchange.producer_token}"}, timeout=60)
@@ -50,10 +56,10 @@ def hold(size: int, async_mode: str) -> Row:
             "live_after_30s": live,
             "rss_idle_mib": before["rss_mib"], "rss_held_mib": held["rss_mib"],
             "kib_per_conn": round(per_conn_kib, 1) if per_conn_kib else None,
-            "threads": held["threads"], "event_delivered_to": delivered}
+            "threads": held["threads"], "event_delivered_to": delivered, "dropped": dropped}
 
 
 @bench("connections", "idle /feed websockets held by one server process: RSS and threads at 1k / 5k")
 def run(quick: bool) -> list[Row]:
-    modes = os.environ.get("BENCH_ASYNC_MODES", "threading").split(",")
+    modes = os.environ.get("BENCH_ASYNC_MODES", "gevent,threading").split(",")
     return [hold(size, mode) for mode in modes for size in (QUICK_SIZES if quick else SIZES)]

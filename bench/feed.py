@@ -6,8 +6,9 @@ latency = time the `lot` event arrived at the client - time the PATCH answer rea
 producer (both `time.monotonic()`, one clock on Linux). Delivery happens after the commit, inside
 the request, so an event can arrive before the answer: such latencies are negative.
 
-Scenarios: one server process (in-process client manager); two server processes joined by Redis
-(REDIS_URL), clients split over both, changes made through the first. Target (issue 4): p99 <= 100
+Scenarios, for each async mode (BENCH_ASYNC_MODES, default "gevent,threading": gunicorn's gevent
+worker as in production, and `flask serve`): one server process (in-process client manager); two
+server processes joined by Redis (REDIS_URL), clients split over both, changes made through the first. Target (issue 4): p99 <= 100
 ms for 1,000 clients on one process.
 """
 from __future__ import annotations
@@ -44,11 +45,15 @@ def _changes(server_url: str, exchange, rounds: int, pause_s: float) -> tuple[di
     return answered, durations
 
 
-def scenario(clients: int, processes: int, rounds: int) -> Row:
+SERVERS = {"gevent": "gunicorn-gevent", "threading": "flask"}
+
+
+def scenario(mode: str, clients: int, processes: int, rounds: int) -> Row:
     with database() as url:
         exchange = populate(url, clients)
         channel = f"carreau-bench-{uuid.uuid4().hex[:8]}"
-        servers = [LiveServer(url, REDIS_URL if processes > 1 else None, channel) for _ in range(processes)]
+        servers = [LiveServer(url, REDIS_URL if processes > 1 else None, channel, server=SERVERS[mode])
+                   for _ in range(processes)]
         try:
             for server in servers:
                 server.start()
@@ -56,7 +61,7 @@ def scenario(clients: int, processes: int, rounds: int) -> Row:
             try:
                 connected = fleet.wait_connected()
                 answered, durations = _changes(servers[0].url, exchange, rounds, pause_s=max(0.3, clients / 2000))
-                time.sleep(2)
+                fleet.settle(connected * len(answered), timeout_s=60)
                 arrivals = fleet.arrivals()
             finally:
                 fleet.kill()
@@ -66,7 +71,7 @@ def scenario(clients: int, processes: int, rounds: int) -> Row:
     latencies = sorted((at - answered[q]) * 1000 for q, at in arrivals if q in answered)
     expected = connected * len(answered)
     durations.sort()
-    return {"processes": processes, "clients": clients, "connected": connected, "changes": len(answered),
+    return {"async_mode": mode, "processes": processes, "clients": clients, "connected": connected, "changes": len(answered),
             "received": f"{len(latencies)}/{expected}",
             "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
             "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
@@ -87,9 +92,12 @@ def _redis_answers() -> bool:
 @bench("feed", "stock change answered -> lot event received by 100 / 1,000 websocket clients (1 and 2 processes)")
 def run(quick: bool) -> list[Row]:
     sizes, rounds = ((50, 200), 10) if quick else ((100, 1000), 30)
-    rows = [scenario(n, 1, rounds) for n in sizes]
-    if _redis_answers():
-        rows.append(scenario(sizes[-1], 2, rounds))
-    else:
-        rows.append({"processes": 2, "clients": sizes[-1], "received": f"skipped: no Redis at {REDIS_URL}"})
+    rows = []
+    for mode in os.environ.get("BENCH_ASYNC_MODES", "gevent,threading").split(","):
+        rows += [scenario(mode, n, 1, rounds) for n in sizes]
+        if _redis_answers():
+            rows.append(scenario(mode, sizes[-1], 2, rounds))
+        else:
+            rows.append({"async_mode": mode, "processes": 2, "clients": sizes[-1],
+                         "received": f"skipped: no Redis at {REDIS_URL}"})
     return rows

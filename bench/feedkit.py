@@ -103,6 +103,7 @@ async def _hold(url: str, tokens: list[str], arrivals: list, pipe, concurrency: 
     import socketio
 
     clients = []
+    dropped: dict[str, int] = {}
     gate = asyncio.Semaphore(concurrency)
     ready = 0
 
@@ -118,6 +119,10 @@ async def _hold(url: str, tokens: list[str], arrivals: list, pipe, concurrency: 
         @sio.on("ready", namespace="/feed")
         async def on_ready(data):
             got_ready.set()
+
+        @sio.on("disconnect", namespace="/feed")
+        async def on_disconnect(reason=None):
+            dropped[str(reason)] = dropped.get(str(reason), 0) + 1
 
         async with gate:
             for attempt in range(5):
@@ -139,7 +144,7 @@ async def _hold(url: str, tokens: list[str], arrivals: list, pipe, concurrency: 
     loop = asyncio.get_running_loop()
     while (command := await loop.run_in_executor(None, pipe.recv)) != "stop":
         if command == "count":
-            pipe.send(("count", len(arrivals), sum(1 for c in clients if c.connected)))
+            pipe.send(("count", len(arrivals), sum(1 for c in clients if c.connected), dropped))
     pipe.send(("arrivals", arrivals))
     await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
 
@@ -154,6 +159,7 @@ class ClientFleet:
     def __init__(self, urls: list[str], tokens: list[str], processes: int):
         ctx = mp.get_context("spawn")
         self._pipes, self._procs = [], []
+        self.dropped: dict[str, int] = {}  # why connections ended, as the clients saw it (last counts())
         for i in range(processes):
             parent, child = ctx.Pipe()
             share = tokens[i::processes]
@@ -176,10 +182,13 @@ class ClientFleet:
     def counts(self) -> tuple[int, int]:
         """(events received so far, connections still up), without stopping the clients."""
         received = live = 0
+        self.dropped = {}
         for pipe in self._pipes:
             pipe.send("count")
         for pipe in self._pipes:
-            _, got, up = pipe.recv()
+            _, got, up, why = pipe.recv()
+            for reason, n in why.items():
+                self.dropped[reason] = self.dropped.get(reason, 0) + n
             received += got
             live += up
         return received, live

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import socketio
+from engineio import packet as eio_packet
+from socketio import packet
 
 NAMESPACE = "/feed"
 FEED_EVENTS = frozenset({"lot", "reservation"})
@@ -50,6 +52,11 @@ class FeedGate:
         """From now on, live events for this connection are kept until `release`."""
         with self._lock:
             self._connections[sid] = _Connection()
+
+    @property
+    def active(self) -> bool:
+        """Whether any connection is held or filtered at all (most of the time, none is)."""
+        return bool(self._connections)
 
     def holds(self, sid: str) -> bool:
         return sid in self._connections
@@ -106,17 +113,27 @@ class _FeedDelivery:
         rooms = [room] if isinstance(room, str) or room is None else list(room)
         skip = [] if skip_sid is None else (skip_sid if isinstance(skip_sid, list) else [skip_sid])
         per_room = data.get(PER_ROOM)
-        here = self.rooms.get(namespace, {})
         if per_room is None:
-            groups = [(rooms, data)]
-        else:
-            common = {k: v for k, v in data.items() if k != PER_ROOM}
-            # Only the rooms with sockets in this process cost anything.
-            groups = [([r], {**common, **(per_room.get(r) or {})}) for r in rooms if r in here]
-        for group_rooms, payload in groups:
-            sids = [sid for r in group_rooms for sid, _ in self.get_participants(namespace, r)]
-            held = self.gate.screen(sids, event, payload) if sids else []
-            socketio.Manager.emit(self, event, payload, namespace, room=group_rooms, skip_sid=skip + held)
+            sids = [sid for r in rooms for sid, _ in self.get_participants(namespace, r)]
+            held = self.gate.screen(sids, event, data) if sids else []
+            socketio.Manager.emit(self, event, data, namespace, room=rooms, skip_sid=skip + held)
+            return
+        common = {k: v for k, v in data.items() if k != PER_ROOM}
+        # The common part is encoded once; each room's packet only appends its own fields to it.
+        prefix = self.server.packet_class(packet.EVENT, namespace=namespace, data=[event, common]).encode()[:-2]
+        here = self.rooms.get(namespace, {})
+        for r in rooms:
+            if r not in here:
+                continue  # only the rooms with sockets in this process cost anything
+            fields = per_room.get(r) or {}
+            participants = list(self.get_participants(namespace, r))
+            held = self.gate.screen([sid for sid, _ in participants], event, {**common, **fields}) \
+                if self.gate.active else ()
+            extra = self.server.packet_class.json.dumps(fields, separators=(",", ":"))[1:-1]
+            message = eio_packet.Packet(eio_packet.MESSAGE, f"{prefix},{extra}}}]" if extra else f"{prefix}}}]")
+            for sid, eio_sid in participants:
+                if sid not in skip and sid not in held:
+                    self.server._send_eio_packet(eio_sid, message)
 
     def send_to(self, sid: str, event: str, payload: dict) -> None:
         """Send to one local connection, past the gate (replays and released events)."""

@@ -106,9 +106,12 @@ def test_resume_with_since_gets_exactly_the_three_lots_missed(database_url):
             again.close()
 
 
-def test_a_client_on_one_process_receives_a_lot_posted_through_another(database_url, redis_url):
+@pytest.mark.parametrize("server", ["flask", "gunicorn-gevent"])
+def test_a_client_on_one_process_receives_a_lot_posted_through_another(database_url, redis_url, server):
+    """Run with `flask serve` (threading) and with the production server (gunicorn's gevent worker)."""
     channel = f"carreau-test-{uuid.uuid4().hex}"
-    with LiveServer(database_url, redis_url, channel) as one, LiveServer(database_url, redis_url, channel) as two:
+    with LiveServer(database_url, redis_url, channel, server=server) as one, \
+            LiveServer(database_url, redis_url, channel, server=server) as two:
         p_headers, farm_id, t_token, watch_id = setup_exchange(two.url)  # the watch is created through `two`
         listener = FeedListener(one.url, t_token)
         try:

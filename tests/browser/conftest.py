@@ -107,8 +107,12 @@ def _tile_noise(text: str) -> bool:
 
 
 def _expected_not_found(message) -> bool:
-    """The 404 of a page we open on purpose to look at the not-found page is not a problem."""
-    return "status of 404" in message.text and "/no-such-page" in (message.location or {}).get("url", "")
+    """Refusals the page handles are not problems: an API answer of 4xx (a stock step refused with 409,
+    say, which the page explains), or the 404 of the page we open on purpose to see the not-found page.
+    A missing script, style or image still is."""
+    url = (message.location or {}).get("url", "")
+    refused = any(f"status of {code}" in message.text for code in (400, 401, 403, 404, 409, 422, 429))
+    return refused and ("/api/v1/" in url or "/no-such-page" in url)
 
 
 @pytest.fixture

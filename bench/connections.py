@@ -7,7 +7,7 @@ from /proc, and the server must still deliver a lot event to every one of them. 
 why connections ended before that, as the clients saw it. The clients run on the same machine: on
 a small one they compete with the server for CPU, so read `live_after_30s` with that in mind.
 
-BENCH_ASYNC_MODES (default "gevent,threading"): gevent is gunicorn's gevent worker (production),
+BENCH_ASYNC_MODES (default "gthread,gevent,threading"): gevent is gunicorn's gevent worker (production),
 threading is `flask serve` (Werkzeug threads + simple-websocket: about four threads per connection).
 """
 from __future__ import annotations
@@ -25,13 +25,13 @@ QUICK_SIZES = (100, 300)
 PER_PROCESS = 500  # connections per client process
 
 
-SERVERS = {"threading": "flask", "gevent": "gunicorn-gevent"}
+SERVERS = {"gthread": "gunicorn-threads", "gevent": "gunicorn-gevent", "threading": "flask"}
 
 
 def hold(size: int, async_mode: str) -> Row:
     with database() as url:
         exchange = populate(url, size)
-        with LiveServer(url, server=SERVERS[async_mode], SOCKETIO_ASYNC_MODE=async_mode) as server:
+        with LiveServer(url, server=SERVERS[async_mode], threads=size + 100) as server:
             requests.get(server.url + "/healthz", timeout=10)
             before = process_memory(server.process.pid)
             fleet = ClientFleet([server.url], exchange.trader_tokens, max(1, -(-size // PER_PROCESS)))
@@ -61,5 +61,5 @@ def hold(size: int, async_mode: str) -> Row:
 
 @bench("connections", "idle /feed websockets held by one server process: RSS and threads at 1k / 5k")
 def run(quick: bool) -> list[Row]:
-    modes = os.environ.get("BENCH_ASYNC_MODES", "gevent,threading").split(",")
+    modes = os.environ.get("BENCH_ASYNC_MODES", "gthread,gevent,threading").split(",")
     return [hold(size, mode) for mode in modes for size in (QUICK_SIZES if quick else SIZES)]

@@ -6,7 +6,7 @@ latency = time the `lot` event arrived at the client - time the PATCH answer rea
 producer (both `time.monotonic()`, one clock on Linux). Delivery happens after the commit, inside
 the request, so an event can arrive before the answer: such latencies are negative.
 
-Scenarios, for each async mode (BENCH_ASYNC_MODES, default "gevent,threading": gunicorn's gevent
+Scenarios, for each async mode (BENCH_ASYNC_MODES, default "gthread,gevent,threading": gunicorn's gevent
 worker as in production, and `flask serve`): one server process (in-process client manager); two
 server processes joined by Redis (REDIS_URL), clients split over both, changes made through the first. Target (issue 4): p99 <= 100
 ms for 1,000 clients on one process.
@@ -45,15 +45,15 @@ def _changes(server_url: str, exchange, rounds: int, pause_s: float) -> tuple[di
     return answered, durations
 
 
-SERVERS = {"gevent": "gunicorn-gevent", "threading": "flask"}
+SERVERS = {"gthread": "gunicorn-threads", "gevent": "gunicorn-gevent", "threading": "flask"}
 
 
 def scenario(mode: str, clients: int, processes: int, rounds: int) -> Row:
     with database() as url:
         exchange = populate(url, clients)
         channel = f"carreau-bench-{uuid.uuid4().hex[:8]}"
-        servers = [LiveServer(url, REDIS_URL if processes > 1 else None, channel, server=SERVERS[mode])
-                   for _ in range(processes)]
+        servers = [LiveServer(url, REDIS_URL if processes > 1 else None, channel, server=SERVERS[mode],
+                              threads=clients + 100) for _ in range(processes)]
         try:
             for server in servers:
                 server.start()
@@ -93,7 +93,7 @@ def _redis_answers() -> bool:
 def run(quick: bool) -> list[Row]:
     sizes, rounds = ((50, 200), 10) if quick else ((100, 1000), 30)
     rows = []
-    for mode in os.environ.get("BENCH_ASYNC_MODES", "gevent,threading").split(","):
+    for mode in os.environ.get("BENCH_ASYNC_MODES", "gthread,gevent,threading").split(","):
         rows += [scenario(mode, n, 1, rounds) for n in sizes]
         if _redis_answers():
             rows.append(scenario(mode, sizes[-1], 2, rounds))

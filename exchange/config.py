@@ -70,6 +70,8 @@ class Config:
     REPORT_MIN_PRODUCERS = _env_int("REPORT_MIN_PRODUCERS", 3)
 
     # Processes
+    # Always explicit (SocketIO() would pick gevent just because it is installed). Threading with
+    # simple-websocket was chosen by measurement: see docs/feed.md.
     SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "threading")
     # Redis pub/sub channel of the Socket.IO message queue: processes of one deployment share it.
     SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "carreau")

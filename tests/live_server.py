@@ -50,9 +50,11 @@ class LiveServer:
     """One `flask serve` process; `url` once it answers /healthz."""
 
     def __init__(self, database_url: str, redis_url: str | None = None, channel: str | None = None,
-                 startup_timeout_s: float = 60.0, server: str = "flask", **env):
-        """`server`: "flask" (`flask serve`, threading) or "gunicorn-gevent" (one gevent worker, as in production)."""
+                 startup_timeout_s: float = 60.0, server: str = "flask", threads: int = 200, **env):
+        """`server`: "flask" (`flask serve`), "gunicorn-threads" (one threaded worker, as in production) or
+        "gunicorn-gevent" (one gevent worker, the measured alternative)."""
         self.server = server
+        self.threads = threads  # gunicorn-threads: each websocket holds one of them
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = server_env(database_url, redis_url, channel, **env)
@@ -61,7 +63,11 @@ class LiveServer:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "LiveServer":
-        if self.server == "gunicorn-gevent":
+        if self.server == "gunicorn-threads":
+            command = ["-m", "gunicorn", "-w", "1", "--threads", str(self.threads),
+                       "--worker-connections", str(self.threads), "-b", f"127.0.0.1:{self.port}", "wsgi:app"]
+            self._env["SOCKETIO_ASYNC_MODE"] = "threading"
+        elif self.server == "gunicorn-gevent":
             command = ["-m", "gunicorn", "-k", "gevent", "-w", "1", "--worker-connections", "20000",
                        "-b", f"127.0.0.1:{self.port}", "wsgi:app"]
             self._env["SOCKETIO_ASYNC_MODE"] = "gevent"

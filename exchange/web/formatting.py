@@ -5,7 +5,8 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask import Flask
-from flask_babel import format_currency, format_date, format_datetime, format_decimal, format_time, get_locale
+from flask_babel import (format_currency, format_date, format_datetime, format_decimal, format_percent, format_time,
+                         get_locale)
 
 from exchange.web import labels
 
@@ -25,6 +26,15 @@ def money(cents: int | None) -> str:
     if cents is None:
         return ""
     return format_currency(Decimal(cents) / 100, "EUR")
+
+
+def money_whole(cents: int | None) -> str:
+    """434 296 € : big totals in whole euros, in the locale's own currency pattern."""
+    if cents is None:
+        return ""
+    pattern = get_locale().currency_formats["standard"].pattern.replace(".00", "")
+    euros = (Decimal(cents) / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return format_currency(euros, "EUR", format=pattern, currency_digits=False)
 
 
 def quantity(value: Decimal | float | int | None, unit: str | None = None) -> str:
@@ -75,14 +85,24 @@ def distance(km: float | None) -> str:
     return f"{format_decimal(round(km, 1 if km < 10 else 0))}\u00a0km"
 
 
+def percent(ratio: float | None) -> str:
+    """39 % (French puts a narrow space before the sign)."""
+    return format_percent(ratio) if ratio is not None else ""
+
+
+def number(value: float | int | None, places: int = 0) -> str:
+    return format_decimal(round(value, places)) if value is not None else ""
+
+
 def iso(value: dt.datetime | None) -> str:
     """ISO 8601 with offset, for <time datetime=...> and the scripts."""
     return value.isoformat() if value is not None else ""
 
 
 def register(app: Flask) -> None:
-    for name, func in {"money": money, "quantity": quantity, "unit_price": unit_price, "amount": amount, "date": date, "time": time,
-                       "datetime": datetime, "day_time": day_time, "distance": distance, "iso": iso}.items():
+    for name, func in {"money": money, "money_whole": money_whole, "quantity": quantity, "unit_price": unit_price, "amount": amount, "date": date, "time": time,
+                       "datetime": datetime, "day_time": day_time, "distance": distance, "iso": iso,
+                       "percent": percent, "number": number}.items():
         app.add_template_filter(func, name)
     app.jinja_env.globals.update(
         CATEGORY_LABELS=labels.CATEGORY_LABELS, UNIT_LABELS=labels.UNIT_LABELS, LABEL_LABELS=labels.LABEL_LABELS,

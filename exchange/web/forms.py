@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateTimeLocalField, EmailField, Field, HiddenField, PasswordField, RadioField,
+from wtforms import (BooleanField, DateField, DateTimeLocalField, EmailField, Field, HiddenField, PasswordField, RadioField,
                      SelectField, SelectMultipleField, StringField, TextAreaField, widgets)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
@@ -291,3 +291,16 @@ class WatchForm(FlaskForm):
                 "categories": self.categories.data or [], "q": self.q.data or None,
                 "max_price_cents": int(self.max_price.data * 100) if self.max_price.data is not None else None,
                 "labels": self.labels.data or [], "min_quantity": self.min_quantity.data}
+
+
+# --- chamber -------------------------------------------------------------------------------------
+
+class ReportForm(FlaskForm):
+    """The dashboard's period and department: a GET form (bookmarkable, nothing changes), so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    from_ = DateField(_l("Du"), validators=[Optional()], name="from")
+    to = DateField(_l("Au"), validators=[Optional()])
+    department = SelectField(_l("Département"), validators=[Optional()])

@@ -41,6 +41,8 @@ def js_strings() -> dict[str, str]:
         "arrived": _("Nouveau lot : %(product)s à %(price)s"),
         "new_reservation": _("Nouvelle réservation : %(quantity)s de %(product)s"),
         "km": _("km"),
+        "chart_offered": _("Proposés"),
+        "chart_collected": _("Retirés"),
         "error": _("Une erreur est survenue. Réessayez."),
     }
 

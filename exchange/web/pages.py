@@ -95,7 +95,7 @@ def _template_context() -> dict:
 
 
 def register(app: Flask) -> None:
-    from exchange.web import account, errors, formatting, producer, security, trader  # noqa: F401 (routes)
+    from exchange.web import account, chamber, errors, formatting, producer, security, trader  # noqa: F401 (routes)
 
     app.register_blueprint(bp)
     formatting.register(app)

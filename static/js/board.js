@@ -140,8 +140,11 @@
   var map = null;
   var circles = {};
 
+  // The map is made when it is first seen: Leaflet cannot size or fit a map in a hidden box.
+  function mapShown() { return mapNode.offsetWidth > 0 && mapNode.offsetHeight > 0; }
+
   function ensureMap() {
-    if (map || !window.L) return;
+    if (map || !window.L || !mapShown()) return;
     map = C.makeMap(mapNode, { tiles: root.dataset.tiles, base: data.base });
     var bounds = null;
     data.watches.forEach(function (watch) {
@@ -273,7 +276,10 @@
     document.querySelectorAll("[data-view]").forEach(function (b) {
       if (b.tagName === "BUTTON") b.setAttribute("aria-pressed", String(b.dataset.view === view));
     });
-    if (view === "map" && map) setTimeout(function () { map.invalidateSize(); }, 0);
+    if (view === "map") {
+      if (map) map.invalidateSize();
+      render();  // makes the map on its first showing, with every marker
+    }
   }
   document.querySelectorAll("button[data-view]").forEach(function (button) {
     button.addEventListener("click", function () { setView(button.dataset.view); });

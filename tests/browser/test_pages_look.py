@@ -6,8 +6,20 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import DESKTOP, PHONE, farm_and_lot, screenshot
+from tests.browser.server import Server, prepare_database
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """This module's server holds the demo region (a year of history around Cahors): pages as people see them."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('look') / 'carreau.sqlite3'}"
+    prepare_database(url)
+    running = Server(url)
+    running.cli("seed-demo")
+    with running:
+        yield running
 
 # Interactive things a thumb must hit: 44 px high at least (WCAG 2.5.5 target size).
 TARGETS = ("main a.btn, main button:not(.link-button), main input:not([type=hidden]):not([type=checkbox])"
@@ -61,6 +73,32 @@ def test_reservation_pages(people, viewport):
     producer.api("POST", f"/reservations/{confirmed['id']}/confirm")
     look(producer.page(viewport), "/producer/reservations", "producer-reservations")
     look(trader.page(viewport), "/trader/reservations", "trader-reservations")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_trader_pages(people, viewport):
+    producer = people("producer", name="Maraîchage de Capdenac")
+    farm_and_lot(producer, product="Courges butternut", quantity=120, price_cents=160, labels=["organic"])
+    farm_and_lot(producer, product="Poireaux", unit="bunch", quantity=40, price_cents=140, min_order=5)
+    trader = people("trader", name="Épicerie du Célé", base={"postcode": "46000"})
+    trader.api("POST", "/watches", json={"radius_km": 30, "name": "Autour du dépôt"})
+    trader.api("POST", "/watches", json={"radius_km": 15, "name": "Œufs et fromages", "categories": ["eggs", "dairy"]})
+    page = trader.page(viewport)
+    look(page, "/trader/board", "trader-board")
+    if viewport is PHONE:
+        page.get_by_role("button", name="Carte").click()
+        page.locator(".leaflet-interactive").first.wait_for()
+        screenshot(page, "trader-board-map")
+    look(page, "/trader/watches", "trader-watches")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_chamber_dashboard(people, viewport):
+    chamber = people("chamber", name="Chambre d'agriculture du Lot", territory="46,82")
+    page = chamber.page(viewport)
+    look(page, "/chamber", "chamber-dashboard")
+    assert page.locator("canvas[data-chart]").count() == 4  # the demo's year of history is not masked
+    assert page.locator(".stat").count() == 6
 
 
 def test_the_api_docs_work_offline(people):

@@ -149,6 +149,12 @@ def page_rules() -> dict[tuple[str, str], Rule]:
         ("POST", "/producer/reservations/<int:reservation_id>/collect"): Rule(for_producers(302)),  # no code sent
         ("GET", "/trader/reservations"): Rule(traders | {"trader_a": 200, "trader_b": 200}),
         ("POST", "/trader/reservations/<int:reservation_id>/cancel"): Rule(traders | {"trader_a": 302, "trader_b": 404}),
+        ("GET", "/trader/board"): Rule(traders | {"trader_a": 200, "trader_b": 200}),
+        ("GET", "/trader/watches"): Rule(traders | {"trader_a": 200, "trader_b": 200}),
+        ("POST", "/trader/watches"): Rule(traders | {"trader_a": 422, "trader_b": 422}),  # no radius sent
+        ("POST", "/trader/watches/<int:watch_id>/toggle"): Rule(traders | {"trader_a": 302}),  # not yours: 403
+        ("POST", "/trader/watches/<int:watch_id>/delete"): Rule(traders | {"trader_a": 302}),
+        ("GET", "/chamber"): Rule({"anonymous": 302, "*": 403, "chamber_46": 200, "chamber_33": 200, "admin": 200}),
     }
 
 

@@ -20,6 +20,7 @@ def test_french_money_quantities_and_dates(in_request):
     with force_locale("fr"):
         assert formatting.money(123450) == "1\u202f234,50\u00a0€"
         assert formatting.money(5) == "0,05\u00a0€"
+        assert formatting.money_whole(43429650) == "434\u202f297\u00a0€"
         assert formatting.unit_price(280, "kg") == "2,80\u00a0€\u00a0/\u00a0kg"
         assert formatting.quantity(Decimal("12.500"), "bunch") == "12,5\u00a0bottes"
         assert formatting.quantity(Decimal("1.5"), "litre") == "1,5\u00a0litre"  # French plural starts at 2
@@ -35,6 +36,7 @@ def test_french_money_quantities_and_dates(in_request):
 def test_english_alongside(in_request):
     with force_locale("en"):
         assert formatting.money(123450) == "€1,234.50"
+        assert formatting.money_whole(43429600) == "€434,296"
         assert formatting.unit_price(280, "bunch") == "€2.80\u00a0/\u00a0bunch"
         assert formatting.quantity(Decimal("1.5"), "litre") == "1.5\u00a0litres"
         assert formatting.date(dt.datetime(2026, 11, 26, 12, tzinfo=UTC)) == "26 Nov 2026"

@@ -4,18 +4,33 @@ from pathlib import Path
 
 import pytest
 
+from tests.web.conftest import csrf_from
+
 STATIC = Path(__file__).resolve().parents[2] / "static"
 
 
 def _pages(browser, make_user, make_farm, make_lot):
+    from exchange.domain import watches
+
     producer = make_user("producer")
     lot = make_lot(make_farm(producer))
+    trader = make_user("trader", base={"postcode": "46000"})
+    watches.create_watch(trader, radius_km=30)
+    chamber = make_user("chamber")
     anonymous = [browser.get(url) for url in ("/", "/login", "/signup", "/no-such-page")]
     browser.sign_in(producer.email)
     signed_in = [browser.get(url) for url in ("/producer/lots", "/producer/lots/new", f"/producer/lots/new?repeat={lot.id}",
                                                 "/producer/farms/new", "/producer/farm", "/producer/reservations",
                                                 "/account")]
-    return anonymous + [r if r.status_code != 302 else browser.get(r.headers["Location"]) for r in signed_in]
+    signed_in = [r if r.status_code != 302 else browser.get(r.headers["Location"]) for r in signed_in]
+    browser.client.post("/logout", data={"csrf_token": csrf_from(browser.get("/account").text)})
+    browser.sign_in(trader.email)
+    signed_in += [browser.get(url) for url in ("/trader/board", "/trader/watches", "/trader/reservations")]
+    browser.client.post("/logout", data={"csrf_token": csrf_from(browser.get("/account").text)})
+    browser.sign_in(chamber.email)
+    signed_in.append(browser.get("/chamber"))
+    assert all(r.status_code == 200 for r in signed_in), [r.status_code for r in signed_in]
+    return anonymous + signed_in
 
 
 def test_pages_send_security_headers_and_a_strict_csp(browser, make_user, make_farm, make_lot):

@@ -1,15 +1,23 @@
 """Matching one lot event against 1k / 10k / 100k watches: the index, every watch, the database.
 
-- index: `WatchIndex.match` (H3 cells, and the lat/lon grid for comparison);
-- naive: `distance_if_matches` on every watch;
+- index: `WatchIndex.match` (the lat/lon grid, default, and H3 cells for comparison), whose answer
+  is three arrays (watch ids, user ids, distances); "+ by trader" also groups them per trader
+  (`exchange.feed.matching.by_trader`, a Match per trader, what delivery uses);
+- numpy, one cell: the same index code with every watch in a single cell, i.e. numpy over every
+  watch of the lot's category or of any category (context: what the cells save);
+- naive: `distance_if_matches` on every watch, one after the other, in Python;
 - db: the question asked of SQLite through SQLAlchemy 2 on each event, as a service without the
   index would: a bounding box around the lot widened by the largest radius (index on lat, lon),
   with the cheap filters (active, category, price) in SQL, then the exact rule in Python.
 
-Every method's answers are checked against the naive scan before any time is reported.
+Every method's answers are checked against the naive scan before any time is reported: the same
+watches, the same order, the same distances to a micrometre. Memory: the growth of a forked
+process's RSS while it builds the index (`rss_mib`).
 """
 from __future__ import annotations
 
+import gc
+import multiprocessing
 import statistics
 import time
 from dataclasses import replace
@@ -20,7 +28,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from bench import Row, bench, time_each, time_interleaved
 from bench.france import lots, watches
 from exchange.geo.distance import bounding_box
-from exchange.geo.watch_index import CellScheme, GridCells, H3Cells, LotFacts, WatchIndex, WatchSpec, distance_if_matches
+from exchange.feed.matching import by_trader
+from exchange.geo.watch_index import (CellScheme, GridCells, H3Cells, Hits, LotFacts, WatchIndex, WatchSpec,
+                                      distance_if_matches)
 
 
 def _by_user_then_watch(found: tuple[WatchSpec, float]) -> tuple[int, int]:
@@ -32,6 +42,21 @@ def naive_match(specs: list[WatchSpec], lot: LotFacts) -> list[tuple[WatchSpec, 
     found = [(w, d) for w in specs if (d := distance_if_matches(w, lot)) is not None]
     found.sort(key=_by_user_then_watch)
     return found
+
+
+class OneCell:
+    """Every watch in one cell: the index's numpy filters over all watches of the lot's category (or any)."""
+
+    name = "numpy, one cell"
+
+    def level_for(self, radius_km: float) -> int:
+        return 0
+
+    def cover(self, lat: float, lon: float, radius_km: float, level: int) -> tuple[int, ...]:
+        return (0,)
+
+    def keys(self, lat: float, lon: float, levels) -> list[int]:
+        return [0] * len(levels)
 
 
 class _Base(DeclarativeBase):
@@ -104,14 +129,45 @@ class DatabaseMatcher:
         self.engine.dispose()
 
 
-def _same(a: list[tuple[WatchSpec, float]], b: list[tuple[WatchSpec, float]]) -> bool:
-    return [(w.id, round(d, 9)) for w, d in a] == [(w.id, round(d, 9)) for w, d in b]
+def _triples(found: Hits | list[tuple[WatchSpec, float]]) -> list[tuple[int, int, float]]:
+    return found.triples() if isinstance(found, Hits) else [(w.user_id, w.id, d) for w, d in found]
+
+
+def _same(a: Hits | list[tuple[WatchSpec, float]], b: list[tuple[WatchSpec, float]]) -> bool:
+    """Same watches in the same order, distances equal to a micrometre (the index's come from the chord)."""
+    a, b = _triples(a), _triples(b)
+    return len(a) == len(b) and all(x[:2] == y[:2] and abs(x[2] - y[2]) <= 1e-9 for x, y in zip(a, b))
 
 
 def _check(name: str, method, expected: dict[int, list], events: list[LotFacts]) -> None:
     for i, lot in enumerate(events):
         if i in expected and not _same(method(lot), expected[i]):
             raise AssertionError(f"{name} disagrees with the naive scan on event {i}")
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+
+def _build_in_child(specs: list[WatchSpec], scheme: CellScheme, out) -> None:
+    gc.collect()
+    before = _rss_mib()
+    index = WatchIndex(scheme)
+    index.replace_all(specs)
+    gc.collect()
+    out.put(_rss_mib() - before)
+
+
+def build_rss_mib(specs: list[WatchSpec], scheme: CellScheme) -> float:
+    """How much a process grows while it builds the index (measured in a forked child, so nothing else counts)."""
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_build_in_child, args=(specs, scheme, out))
+    child.start()
+    grown = out.get()
+    child.join()
+    return grown
 
 
 def build_index(n: int, specs: list[WatchSpec], scheme: CellScheme) -> tuple[Row, WatchIndex]:
@@ -128,23 +184,33 @@ def build_index(n: int, specs: list[WatchSpec], scheme: CellScheme) -> tuple[Row
     upsert_us = time_each(index.upsert, edits)["cpu_mean_us"]
     for i in range(0, len(specs), step):
         index.upsert(specs[i])
-    return {"watches": n, "method": f"index ({scheme.name})", "build_s": build_s, "build_cpu_s": build_cpu_s,
+    name = scheme.name if isinstance(scheme, OneCell) else f"index ({scheme.name})"
+    return {"watches": n, "method": name, "build_s": build_s, "build_cpu_s": build_cpu_s,
             "cells_per_watch": stats["cells_per_watch"], "bucket_entries": stats["bucket_entries"],
-            "upsert_us": upsert_us}, index
+            "upsert_us": upsert_us, "rss_mib": build_rss_mib(specs, scheme)}, index
 
 
 def time_indexes(built: dict[str, tuple[Row, WatchIndex]], events: list[LotFacts],
-                 expected: dict[int, list]) -> list[Row]:
-    """Check each index against the naive answers, then time them taking turns on every event."""
+                 expected: dict[int, list], grouped: str | None = None) -> list[Row]:
+    """Check each index against the naive answers, then time them taking turns on every event
+    (with `grouped`, that index also with its hits grouped per trader)."""
     for name, (_, index) in built.items():
         _check(name, index.match, expected, events)
-    figures = time_interleaved({name: index.match for name, (_, index) in built.items()}, events)
+    rivals = {name: index.match for name, (_, index) in built.items()}
+    if grouped is not None:
+        index = built[grouped][1]
+        rivals["+ by trader"] = lambda lot: by_trader(index.match(lot))
+    figures = time_interleaved(rivals, events)
     rows = []
     for name, (row, index) in built.items():
         rows.append({"watches": row["watches"], "method": row["method"], **figures[name],
                      "candidates": statistics.mean(index.candidates(lot) for lot in events),
                      "matches": statistics.mean(len(index.match(lot)) for lot in events[:200]),
                      **{k: v for k, v in row.items() if k not in ("watches", "method")}})
+        if name == grouped:
+            rows.append({"watches": row["watches"], "method": f"{row['method']} + by trader",
+                         **figures["+ by trader"],
+                         "traders": statistics.mean(len(by_trader(index.match(lot))) for lot in events[:200])})
     return rows
 
 
@@ -155,21 +221,26 @@ def run(quick: bool) -> list[Row]:
     rows: list[Row] = []
     for n in sizes:
         specs = watches(n, seed=1)
-        slow_events = events[: max(50, min(300, 3_000_000 // n))]  # the slow methods get fewer events
+        slow_events = events[: max(100, min(300, 3_000_000 // n))]  # the slow methods get fewer events
         expected = {i: naive_match(specs, lot) for i, lot in enumerate(slow_events[:20])}
 
         db = DatabaseMatcher(specs)
         _check("db", db.match, expected, slow_events)
-        built = {scheme.name: build_index(n, specs, scheme) for scheme in (GridCells(), H3Cells())}
+        built = {scheme.name: build_index(n, specs, scheme) for scheme in (GridCells(), H3Cells(), OneCell())}
         # The slow methods and the indexes take turns on the same events; ratios are of median CPU
         # time per event (the code's own cost, whatever else the machine runs; a median because one
         # garbage collection landing on one method's turn would sway a mean over a few hundred events).
+        grid = built["grid"][1]
         slow = time_interleaved({"naive": lambda lot: naive_match(specs, lot), "db": db.match,
-                                 **{name: index.match for name, (_, index) in built.items()}}, slow_events)
+                                 **{row["method"]: index.match for row, index in built.values()},
+                                 "index (grid) + by trader": lambda lot: by_trader(grid.match(lot))}, slow_events)
         db.close()
-        for name, row in zip(built, time_indexes(built, events, expected)):
-            row["naive/index"] = slow["naive"]["cpu_p50_us"] / slow[name]["cpu_p50_us"]
-            row["db/index"] = slow["db"]["cpu_p50_us"] / slow[name]["cpu_p50_us"]
+        for row in time_indexes(built, events, expected, grouped="grid"):
+            # The index's median CPU in those turns (caches cooled by the naive scan and SQLite) is
+            # above its median when only indexes take turns: the ratios use the former.
+            row["cpu_p50_beside_naive_us"] = slow[row["method"]]["cpu_p50_us"]
+            row["naive/index"] = slow["naive"]["cpu_p50_us"] / slow[row["method"]]["cpu_p50_us"]
+            row["db/index"] = slow["db"]["cpu_p50_us"] / slow[row["method"]]["cpu_p50_us"]
             rows.append(row)
         del built
         rows += [{"watches": n, "method": "naive (every watch)", **slow["naive"], "candidates": float(n)},
@@ -183,9 +254,10 @@ def run_cells(quick: bool) -> list[Row]:
     specs, events = watches(n, seed=1), lots(300 if quick else 1500, seed=2)
     expected = {i: naive_match(specs, lot) for i, lot in enumerate(events[:10])}
     built = {}
-    for make in (GridCells, H3Cells):
-        for cell_to_radius in (0.3, 0.5, 0.8):
-            row, index = build_index(n, specs, make(cell_to_radius=cell_to_radius))
-            row["cell/radius"] = cell_to_radius
-            built[f"{make.name} {cell_to_radius}"] = row, index
+    schemes = [(f"{base_deg} deg", GridCells(base_deg=base_deg)) for base_deg in (1 / 16, 1 / 8, 1 / 4)]
+    schemes += [(f"res {res}", H3Cells(resolutions=range(res + 1))) for res in (4, 5, 6)]
+    for size, scheme in schemes:
+        row, index = build_index(n, specs, scheme)
+        row["smallest cell"] = size
+        built[f"{scheme.name} {size}"] = row, index
     return time_indexes(built, events, expected)

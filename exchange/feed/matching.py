@@ -17,21 +17,23 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
+import numpy as np
 from sqlalchemy import select
 
 from exchange.extensions import db
-from exchange.geo.watch_index import LotFacts, WatchIndex, WatchSpec, distance_if_matches
+from exchange.geo.watch_index import Hits, LotFacts, WatchIndex, WatchSpec, distance_if_matches
 from exchange.models import Watch, WatchChange, WatchVersion
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
-    """What one trader's watches say about one lot: the nearest matching centre and which watches hit."""
+class Match(NamedTuple):
+    """What one trader's watches say about one lot: the nearest matching centre and which watches hit.
+
+    A named tuple: one is made per trader reached, and it is the cheapest immutable record to make.
+    """
 
     user_id: int
     distance_km: float
@@ -66,22 +68,31 @@ def facts_of(lot: dict, event_type: str | None = None) -> LotFacts:
                     price_cents=lot["price_cents"], labels=frozenset(lot.get("labels") or ()), quantity=quantity)
 
 
-def by_trader(found: Iterable[tuple[WatchSpec, float]]) -> dict[int, Match]:
-    """Group watch hits per trader: the smallest distance (to 10 m) and the watch ids, ascending."""
-    grouped: dict[int, tuple[float, list[int]]] = {}
-    for spec, d in found:
-        best, ids = grouped.setdefault(spec.user_id, (d, []))
-        ids.append(spec.id)
-        if d < best:
-            grouped[spec.user_id] = (d, ids)
-    return {uid: Match(uid, round(d, 2), tuple(sorted(ids))) for uid, (d, ids) in grouped.items()}
+def by_trader(hits: Hits) -> dict[int, Match]:
+    """Group watch hits per trader: the smallest distance (to 10 m) and the watch ids, ascending.
+
+    Hits come sorted by user then watch, so each trader's are one run: numpy finds the runs,
+    their smallest distances and rounds them; what is left per trader (one event can reach
+    thousands) is making its Match, through C-level map and zip.
+    """
+    n = len(hits)
+    if not n:
+        return {}
+    users = hits.user_ids
+    starts = np.flatnonzero(np.concatenate(([True], users[1:] != users[:-1])))
+    user_ids = users[starts].tolist()
+    nearest = np.round(np.minimum.reduceat(hits.distances_km, starts), 2).tolist()
+    bounds = starts.tolist()
+    bounds.append(n)
+    watch_ids = map(tuple, map(hits.watch_ids.tolist().__getitem__, map(slice, bounds, bounds[1:])))
+    return dict(zip(user_ids, map(Match, user_ids, nearest, watch_ids)))
 
 
 def match_one_trader(specs: Iterable[WatchSpec], lot: dict, event_type: str | None = None) -> Match | None:
     """The same rule as the index, for one trader's watches (replaying missed events needs no index)."""
     facts = facts_of(lot, event_type)
     found = [(spec, d) for spec in specs if (d := distance_if_matches(spec, facts)) is not None]
-    return next(iter(by_trader(found).values()), None)
+    return next(iter(by_trader(Hits.of(found)).values()), None)
 
 
 class WatchRegistry:

@@ -7,7 +7,7 @@ import pytest
 
 from exchange.domain import watches
 from exchange.feed.matching import Match, WatchRegistry, by_trader, facts_of, match_one_trader, spec_of
-from exchange.geo.watch_index import WatchSpec
+from exchange.geo.watch_index import NO_HITS, Hits, WatchIndex, WatchSpec
 from exchange.models import WatchChange
 
 CAHORS = (44.4475, 1.4419)
@@ -24,8 +24,23 @@ def spec(id, user_id, **kw) -> WatchSpec:
 
 
 def test_by_trader_keeps_the_smallest_distance_and_every_watch_id():
-    found = [(spec(3, 1), 12.345), (spec(1, 1), 4.321), (spec(7, 2), 20.0), (spec(2, 1), 8.0)]
-    assert by_trader(found) == {1: Match(1, 4.32, (1, 2, 3)), 2: Match(2, 20.0, (7,))}
+    found = [(spec(3, 1), 12.345), (spec(1, 1), 4.321), (spec(7, 2), 20.0), (spec(2, 1), 8.0), (spec(9, 5), 1.0)]
+    grouped = by_trader(Hits.of(found))
+    assert grouped == {1: Match(1, 4.32, (1, 2, 3)), 2: Match(2, 20.0, (7,)), 5: Match(5, 1.0, (9,))}
+    assert all(type(v) is int for m in grouped.values() for v in (m.user_id, *m.watch_ids))  # JSON-ready
+    assert by_trader(NO_HITS) == {}
+
+
+def test_by_trader_from_the_index_agrees_with_one_trader_at_a_time():
+    """Live delivery (index, grouped) and replay (one trader's watches, the rule) give the same Match."""
+    specs = [spec(i, 1 + i % 4, lat=CAHORS[0] + 0.05 * (i % 5), radius_km=8.0 + 3 * (i % 7),
+                  categories=frozenset({"vegetables"}) if i % 3 else frozenset()) for i in range(1, 41)]
+    index = WatchIndex()
+    index.replace_all(specs)
+    live = by_trader(index.match(facts_of(lot(), "published")))
+    assert live
+    for user_id in range(1, 5):
+        assert live.get(user_id) == match_one_trader([s for s in specs if s.user_id == user_id], lot(), "published")
 
 
 def test_closing_events_ignore_the_quantity_filter_only():

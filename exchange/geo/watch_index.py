@@ -22,7 +22,7 @@ Per lot, the candidates' rows are gathered in one `np.take` and every filter and
 as array operations; the great-circle distance comes from the chord (2R asin(chord / 2)), equal
 to the haversine of `distance_km` to about 1e-11 km. Python objects are touched only for the few
 the arrays cannot settle: a text query is checked once per distinct query and product (cached),
-and a hit within 10 micrometres of its circle, or whose labels ran out of bits, is decided by the
+and a hit within some 0.03 mm of its circle, or whose labels ran out of bits, is decided by the
 rule itself, so the set of hits is exactly the rule's. The answer is three arrays (`Hits`).
 
 Cells: a latitude/longitude grid (default) or H3 hexagons (h3-py v4), behind the same small
@@ -277,6 +277,10 @@ _CHECK_SPEC = 1 << 62  # its labels ran out of bits: the rule checks this row on
 # chord gives the great-circle distance to within about 1e-11 km, 1,000 times less than this.
 _EDGE_KM = 1e-8
 _TWO_R = 2 * EARTH_RADIUS_KM
+# A squared chord within this of a row's CHORD2 is within 2 * _EDGE_KM of its radius (+ epsilon) or
+# closer: d(chord^2)/d(arc) = 2 sin(arc / R) / R <= 2 / R, so 2 * _EDGE_KM spans at most 4 * _EDGE_KM / R
+# (6.3e-12) in chord^2. Those hits go to the rule; elsewhere the chord decides with room to spare.
+_CHORD2_BAND = 1e-11
 _Q_MET_PRODUCTS = 4096
 
 
@@ -620,15 +624,14 @@ class WatchIndex:
         if not hit.size:
             return NO_HITS
         rows, found = rows[hit], np.take(found, hit, axis=0)
-        # Great-circle distances from chords, for the hits only: theirs, and their limits + _EDGE_KM.
-        distances = _arc_km(chord2[hit])
-        limits = _arc_km(found[:, _CHORD2])
+        chord2 = chord2[hit]
+        distances = _arc_km(chord2)  # great-circle distances from the chords, for the hits only
         flags = found[:, _FLAGS].view(np.int64)
         keep = None
         queries = flags >> _Q_SHIFT  # bits 62-63 are 0 here (labels ran out of bits: see below)
         if queries.any():
             keep = state.queries_met(lot.product, queries & _Q_MASK)
-        unsure = distances > limits - 2 * _EDGE_KM
+        unsure = chord2 > found[:, _CHORD2] - _CHORD2_BAND
         if state.spec_checks:
             unsure |= (flags & _CHECK_SPEC) != 0
         unsure = np.flatnonzero(unsure)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import math
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -55,10 +56,11 @@ def time_interleaved(fns: dict[str, Callable[[Any], Any]], items: Iterable[Any])
     then B favours whichever ran in the quieter minute; taking turns gives both the same conditions.
     At each turn the rivals work on items far apart in the list, so that none inherits caches that
     another has just warmed on the same item (rivals often share the data they look at). And the
-    order of the rivals rotates from turn to turn, so that each runs right after each other equally
-    often: whoever follows a slow, memory-hungry rival finds the caches cold (the numpy watch index
-    spends about 200 µs more CPU right after a naive scan or an SQLite query than right after
-    another index), and a fixed order would charge that to one rival only.
+    rivals take their turns in a new (seeded) random order each time, so that each runs right after
+    each other about equally often: whoever follows a slow, memory-hungry rival finds the caches
+    cold (the numpy watch index spends about 200 µs more CPU right after a naive scan or an SQLite
+    query than right after another index), and a fixed order, or a rotation of it, would charge
+    that to the same rival every time.
     """
     items = list(items)
     names = list(fns)
@@ -66,9 +68,13 @@ def time_interleaved(fns: dict[str, Callable[[Any], Any]], items: Iterable[Any])
     samples: dict[str, list[tuple[int, int]]] = {name: [] for name in names}
     wall, cpu = time.perf_counter_ns, time.thread_time_ns
     gc.collect()
+    offset = {name: k for k, name in enumerate(names)}
+    rng = random.Random(0)
     for i in range(len(items)):
-        for k, name in enumerate(names[i % len(names):] + names[:i % len(names)]):
-            fn, item = fns[name], items[(i + k * stride) % len(items)]
+        order = names[:]
+        rng.shuffle(order)
+        for name in order:  # each rival still gets every item once, at its own offset
+            fn, item = fns[name], items[(i + offset[name] * stride) % len(items)]
             w0, c0 = wall(), cpu()
             fn(item)
             c1, w1 = cpu(), wall()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import DESKTOP, PHONE, farm_and_lot, screenshot
-from tests.browser.server import Server, prepare_database
+from tests.live_server import LiveServer, prepare_database
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -16,7 +16,7 @@ def server(tmp_path_factory):
     """This module's server holds the demo region (a year of history around Cahors): pages as people see them."""
     url = f"sqlite:///{tmp_path_factory.mktemp('look') / 'carreau.sqlite3'}"
     prepare_database(url)
-    running = Server(url)
+    running = LiveServer(url)
     running.cli("seed-demo")
     with running:
         yield running

@@ -36,6 +36,8 @@ mkdir -p "$dest"
   echo
   echo "Served as they come in their npm packages (no build step). Reproduce with"
   echo "\`scripts/vendor-static.sh\`, which checks each tarball against the integrity below."
+  echo "\`axe-core/\` is for the accessibility tests only (tests/browser/test_accessibility.py injects it):"
+  echo "no page loads it."
   echo
   echo "| folder | npm package | version | licence | integrity |"
   echo "|---|---|---|---|---|"

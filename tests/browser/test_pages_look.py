@@ -64,6 +64,15 @@ def test_producer_pages(people, viewport):
                        (f"/producer/lots/new?repeat={lot['id']}", "producer-repeat-lot"),
                        (f"/producer/farms/{farm['id']}", "producer-farm"), ("/account", "producer-account")]:
         look(page, path, name)
+    # The same phone in English, through the switch in the header: the page and its script speak English.
+    page.goto("/producer/lots")
+    page.get_by_role("button", name="EN").click()
+    page.wait_for_url("**/producer/lots")
+    look(page, "/producer/lots", "producer-lots-en")
+    text = page.locator("main").inner_text()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert "My lots" in text and "on sale" in text and "Sold out" in text and "€3.20" in text, text
+    assert not any(french in text for french in ("Mes lots", "en vente", "jusqu'au", "Épuisé")), text
 
 
 @VIEWPORTS

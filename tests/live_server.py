@@ -2,9 +2,11 @@
 
     with LiveServer(database_url, redis_url=None) as server:
         requests.get(server.url + "/healthz")
+        server.cli("users", "create", ...)   # a flask command against the same database
 
 `prepare_database(url)` runs the migrations first, as `make run` does. Servers bind 127.0.0.1
-on a port the OS hands out, never a fixed one.
+on a port the OS hands out, never a fixed one. The feed tests, the benchmarks and the browser
+tests (tests/browser/conftest.py) all start their servers this way.
 """
 from __future__ import annotations
 
@@ -87,6 +89,13 @@ class LiveServer:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"server did not answer /healthz within {self._timeout} s:\n{self.log_tail()}")
+
+    def cli(self, *args: str) -> str:
+        """Run `flask --app wsgi <args>` against this server's database (before or after `start`); its output."""
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=self._env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -125,16 +125,16 @@ def _statement(lots, pairs, dims: tuple[str, ...], dialect: str):
     if postgresql:
         lot_branches = [branch("lots", lots, list(cell.values()), **cell, **per_cell),
                         people("producers_cell", lots, cell, lk.owner_id)]
-        # The (group, trader) pairs, hashed once, give the distinct traders per group and overall.
-        distinct = select(*[pairs.c[d] for d in dims], pairs.c.trader_id).distinct().cte("group_traders")
-        trader_branches = [branch("traders_group", distinct, [distinct.c[d] for d in dims],
-                                  **{d: distinct.c[d] for d in dims}, people=func.count()),
-                           people("traders_total", distinct, {}, distinct.c.trader_id)]
     else:
         lot_branches = [branch("lots", lots, list(cell.values()), **cell, **per_cell,
                                people=func.count(func.distinct(lk.owner_id)))]
-        trader_branches = [people("traders_group", pairs, {d: pairs.c[d] for d in dims}, pairs.c.trader_id),
-                           people("traders_total", pairs, {}, pairs.c.trader_id)]
+    # The distinct (group, trader) pairs, made once (hashed by PostgreSQL, an ephemeral index in SQLite, which
+    # materializes a CTE read twice), give the distinct traders per group and overall: on SQLite too this beats
+    # two COUNT(DISTINCT) passes over every pair in scope.
+    distinct = select(*[pairs.c[d] for d in dims], pairs.c.trader_id).distinct().cte("group_traders")
+    trader_branches = [branch("traders_group", distinct, [distinct.c[d] for d in dims],
+                              **{d: distinct.c[d] for d in dims}, people=func.count()),
+                       people("traders_total", distinct, {}, distinct.c.trader_id)]
     return union_all(
         *lot_branches,
         people("producers_group", lots, keys, lk.owner_id),

@@ -65,13 +65,18 @@ ROLLUP_SUMS = {"reserved": "quantity_reserved", "collected_q": "quantity_collect
 SUMS = tuple(ROLLUP_SUMS)
 
 
-def lots_in_scope_select(scope: Scope, dims: tuple[str, ...], dialect: str):
-    """The lots in scope with their keys computed once and their reservations' totals: what the lot branches read."""
+def lots_in_scope_select(scope: Scope, dims: tuple[str, ...], dialect: str, with_totals: bool = True):
+    """The lots in scope with their keys computed once (and their reservations' totals): what the lot branches read."""
     keys = key_columns_for(dims, dialect, scope)
-    totals = [thousandths(TOTALS.c[column]).label(name) for name, column in ROLLUP_SUMS.items()]
-    return scoped(select(Lot.id, *keys, Lot.unit, Farm.owner_id, thousandths(Lot.quantity_offered).label("offered"),
-                         *totals)
-                  .join(Farm, Farm.id == Lot.farm_id).outerjoin(TOTALS, TOTALS.c.lot_id == Lot.id), scope)
+    stmt = select(Lot.id, *keys, Lot.unit, Farm.owner_id, thousandths(Lot.quantity_offered).label("offered"))
+    stmt = stmt.join(Farm, Farm.id == Lot.farm_id)
+    if with_totals:
+        stmt = stmt.add_columns(*_totals_of(TOTALS.c)).outerjoin(TOTALS, TOTALS.c.lot_id == Lot.id)
+    return scoped(stmt, scope)
+
+
+def _totals_of(columns) -> list:
+    return [thousandths(columns[column]).label(name) for name, column in ROLLUP_SUMS.items()]
 
 
 def traders_in_scope(scope: Scope):
@@ -105,7 +110,7 @@ def _statement(lots, pairs, dims: tuple[str, ...], dialect: str):
     def branch(level: str, source, group_by: list, **values):
         columns = [literal(level, String) if name == "level" else values.get(name, empty(name)) for name in names]
         stmt = select(*[column.label(name) for column, name in zip(columns, names)]).select_from(source)
-        if not postgresql and source is lots and group_by and group_by[0] is not lk.unit:
+        if not postgresql and (source is lots or source is with_totals) and group_by and group_by[0] is not lk.unit:
             stmt = stmt.with_hint(lots, f"INDEXED BY {SQLITE_KEYS_INDEX}", dialect_name="sqlite")
         return stmt.group_by(*group_by) if group_by else stmt
 
@@ -120,13 +125,18 @@ def _statement(lots, pairs, dims: tuple[str, ...], dialect: str):
 
     keys = {d: lk[d] for d in dims}
     cell = keys | {"unit": lk.unit}
+    if postgresql:  # the CTE carries each lot's totals
+        with_totals, totals = lots, {name: lk[name] for name in SUMS}
+    else:  # sought by lot id as the walk in cell order reaches each lot: the TEMP table stays narrow
+        with_totals = lots.outerjoin(TOTALS, TOTALS.c.lot_id == lk.id)
+        totals = {column.name: column for column in _totals_of(TOTALS.c)}
     per_cell = ({"lots": func.count(), "offered": func.sum(lk.offered)} | {n: func.min(lk[n]) for n in labels}
-                | {name: func.sum(lk[name]) for name in SUMS})
+                | {name: func.sum(column) for name, column in totals.items()})
     if postgresql:
         lot_branches = [branch("lots", lots, list(cell.values()), **cell, **per_cell),
                         people("producers_cell", lots, cell, lk.owner_id)]
     else:
-        lot_branches = [branch("lots", lots, list(cell.values()), **cell, **per_cell,
+        lot_branches = [branch("lots", with_totals, list(cell.values()), **cell, **per_cell,
                                people=func.count(func.distinct(lk.owner_id)))]
     # The distinct (group, trader) pairs, made once (hashed by PostgreSQL, an ephemeral index in SQLite, which
     # materializes a CTE read twice), give the distinct traders per group and overall: on SQLite too this beats
@@ -152,14 +162,13 @@ def _sqlite_lots_table(dims: tuple[str, ...]) -> Table:
     labels = [LABELS[d] for d in dims if d in LABELS]
     table = Table("report_lots_in_scope", MetaData(), Column("id", Integer, primary_key=True),
                   *[Column(name, String) for name in (*dims, *labels, "unit")], Column("owner_id", Integer),
-                  Column("offered", BigInteger), *[Column(name, BigInteger) for name in SUMS],
-                  prefixes=["TEMPORARY"])
+                  Column("offered", BigInteger), prefixes=["TEMPORARY"])
     return table
 
 
 def _report_rows(scope: Scope, dims: tuple[str, ...]) -> list:
     dialect = dialect_name()
-    source = lots_in_scope_select(scope, dims, dialect)
+    source = lots_in_scope_select(scope, dims, dialect, with_totals=dialect != "sqlite")
     pairs = traders_in_scope(scope).subquery("traders_in_scope")
     if dialect != "sqlite":
         if dialect == "postgresql":

@@ -57,6 +57,20 @@ START = dt.datetime(2023, 1, 1, tzinfo=UTC)
 SPAN_S = 730 * 86400  # two years of lots
 
 
+# Columns of the rows the generators make, in order (quantities in stored thousandths).
+COLUMNS = {
+    "users": ("id", "email", "password_hash", "role", "name", "base_lat", "base_lon", "base_postcode",
+              "base_commune", "territory", "active", "locale", "created_at"),
+    "farms": ("id", "owner_id", "name", "postcode", "commune", "insee", "department", "lat", "lon",
+              "pickup_hours", "created_at", "updated_at"),
+    "lots": ("id", "farm_id", "product", "category", "unit", "quantity_offered", "quantity_available",
+             "price_cents", "available_from", "available_until", "labels", "status", "lat", "lon", "created_at",
+             "updated_at"),
+    "reservations": ("id", "lot_id", "trader_id", "quantity", "price_cents", "status", "pickup_code",
+                     "distance_km", "created_at", "updated_at", "closed_at"),
+}
+
+
 def _stamp(value: dt.datetime, sqlite: bool):
     """SQLAlchemy's SQLite storage format for UTCDateTime (naive UTC); aware datetimes for psycopg."""
     return value.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else value
@@ -118,17 +132,8 @@ def generate(n_lots: int, n_reservations: int, sqlite: bool, seed: int = 46):
                      units[rng.randrange(len(units))], offered, offered - held, price, _stamp(posted, sqlite),
                      _stamp(until, sqlite), "", "expired", farm[7], farm[8], _stamp(posted, sqlite),
                      _stamp(posted, sqlite)))
-    return {
-        "users": (("id", "email", "password_hash", "role", "name", "base_lat", "base_lon", "base_postcode",
-                   "base_commune", "territory", "active", "locale", "created_at"), users),
-        "farms": (("id", "owner_id", "name", "postcode", "commune", "insee", "department", "lat", "lon",
-                   "pickup_hours", "created_at", "updated_at"), farms),
-        "lots": (("id", "farm_id", "product", "category", "unit", "quantity_offered", "quantity_available",
-                  "price_cents", "available_from", "available_until", "labels", "status", "lat", "lon", "created_at",
-                  "updated_at"), lots),
-        "reservations": (("id", "lot_id", "trader_id", "quantity", "price_cents", "status", "pickup_code",
-                          "distance_km", "created_at", "updated_at", "closed_at"), reservations),
-    }
+    return {"users": (COLUMNS["users"], users), "farms": (COLUMNS["farms"], farms), "lots": (COLUMNS["lots"], lots),
+            "reservations": (COLUMNS["reservations"], reservations)}
 
 
 def prepare_schema(url: str) -> None:

@@ -18,6 +18,7 @@ from exchange.geo.distance import bounding_box, distances_km
 from exchange.models import Lot, LotStatus, StockMovement, User
 from exchange.models.lots import OPEN_STATUSES
 from exchange.models.types import utcnow
+from exchange.reports import rollup
 
 DEFAULT_RADIUS_KM = 30.0
 
@@ -92,6 +93,8 @@ def update_lot(producer: User, lot_id: int, changes: dict, *, request_key: str |
         lot.labels = changes.pop("labels")
     for field, value in changes.items():
         setattr(lot, field, value)
+    if {"product", "category"} & changes.keys():
+        rollup.relabel(lot_id=lot.id)
     start, end = lot.available_from, lot.available_until
     if start >= end:
         raise InvalidInput(_l("Le début de la disponibilité doit précéder sa fin."),

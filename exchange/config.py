@@ -30,6 +30,9 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     PORT = _env_int("PORT", 5000)
+    # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host (nginx: 1). 0: the headers are ignored,
+    # as they must be when clients can reach the server directly (they could forge them).
+    PROXY_HOPS = _env_int("PROXY_HOPS", 0)
 
     # API and its OpenAPI description (flask-smorest)
     API_TITLE = "Carreau"

@@ -8,6 +8,7 @@ Redis here is a private `redis-server` on a free port, started and killed by the
 from __future__ import annotations
 
 import shutil
+import signal
 import time
 import uuid
 
@@ -104,3 +105,20 @@ def test_http_keeps_working_without_redis_and_the_feed_recovers_when_it_returns(
         assert ids[0] == lot["id"] and missed["id"] in ids and ids[-1] == recovered["id"]
         missed_seq = resumed[ids.index(missed["id"])]["seq"]
         assert gap["since"] < missed_seq <= gap["last_seq"], "the resync does not cover the event missed"
+
+
+def test_a_redis_that_does_not_answer_does_not_hold_requests_up(database_url, private_redis):
+    """Frozen (SIGSTOP) rather than dead: connections stay open and nothing answers, as behind a lost network."""
+    with LiveServer(database_url, private_redis.url, f"carreau-fault-{uuid.uuid4().hex}") as server:
+        p_headers, farm_id, t_token, _ = setup_exchange(server.url)
+        t_headers = {"Authorization": f"Bearer {t_token}"}
+        private_redis.process.send_signal(signal.SIGSTOP)
+        try:
+            lot, took = timed(lambda: post_lot(server.url, p_headers, farm_id, "Redis figé"))
+            assert took < FAST_S, took  # python-socketio's own publish waited 2 × 5 s here
+            for _ in range(3):  # and the following ones, during the pause after the failure
+                held, took = timed(lambda: requests.post(f"{server.url}/api/v1/lots/{lot['id']}/reservations",
+                                                         headers=t_headers, json={"quantity": 1}, timeout=FAST_S))
+                assert held.status_code == 201 and took < FAST_S, (took, held.text)
+        finally:
+            private_redis.process.send_signal(signal.SIGCONT)

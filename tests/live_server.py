@@ -283,5 +283,5 @@ class FeedListener:
         return self.events(name)
 
     def close(self) -> None:
-        if self.sio.connected:
-            self.sio.disconnect()
+        """Disconnect, or stop reconnecting."""
+        self.sio.shutdown()

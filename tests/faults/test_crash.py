@@ -142,7 +142,7 @@ def test_sigkill_during_reservations_loses_no_acknowledged_hold_and_retries_neve
 def test_feed_client_resumes_after_the_server_is_killed_without_gap_or_duplicate(database_url):
     with LiveServer(database_url) as first:
         p_headers, farm_id, t_token, _ = setup_exchange(first.url)
-        listener = FeedListener(first.url, t_token, reconnect=True)
+        listener = FeedListener(first.url, t_token, since=0, reconnect=True)
         try:
             listener.wait_for("ready")
             before = post_lot(first.url, p_headers, farm_id, "Avant l'arrêt")

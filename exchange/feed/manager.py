@@ -115,10 +115,8 @@ class _FeedDelivery:
     """Local delivery of /feed events: per-room fields merged, the gate consulted. Mixed into both managers."""
 
     gate: FeedGate
-    last_seen_seq: int = 0  # the highest seq this process has delivered (or found no local socket for)
 
     def _deliver(self, event: str, data: dict, namespace: str, room, skip_sid) -> None:
-        self.last_seen_seq = max(self.last_seen_seq, data.get("seq") or 0)
         rooms = [room] if isinstance(room, str) or room is None else list(room)
         skip = [] if skip_sid is None else (skip_sid if isinstance(skip_sid, list) else [skip_sid])
         per_room = data.get(PER_ROOM)
@@ -186,6 +184,8 @@ class FeedRedisManager(_FeedDelivery, socketio.RedisManager):
         self.on_resubscribed: Callable[[int], None] | None = None
         self._publisher = None
         self._publish_paused_until = 0.0
+        # The highest seq known to have gone through Redis: published from here, or heard from another process.
+        self.last_shared_seq = 0
 
     def _publish(self, data) -> None:
         """Publish to the other processes, or give up fast: the emitting request must not wait on Redis.
@@ -203,9 +203,16 @@ class FeedRedisManager(_FeedDelivery, socketio.RedisManager):
                                                        socket_connect_timeout=self.PUBLISH_TIMEOUT_S,
                                                        retry=Retry(NoBackoff(), 0))
             self._publisher.publish(self.channel, self.json.dumps(data))
+            self._shared(data)
         except Exception as exc:  # noqa: BLE001 - the request goes on; see the docstring
             self._publish_paused_until = time.monotonic() + self.PUBLISH_PAUSE_S
             log.error("feed: cannot publish to Redis (%s); other processes miss this event", exc)
+
+    def _shared(self, message: dict) -> None:
+        data = message.get("data")
+        data = data[0] if isinstance(data, list) and data else data
+        if message.get("method") == "emit" and isinstance(data, dict) and isinstance(data.get("seq"), int):
+            self.last_shared_seq = max(self.last_shared_seq, data["seq"])
 
     def _redis_listen_with_retries(self):
         """Subscribe and listen, again and again; after a break, report from which seq events may have been missed."""
@@ -224,7 +231,7 @@ class FeedRedisManager(_FeedDelivery, socketio.RedisManager):
                 yield from self.pubsub.listen()
             except Exception as exc:  # noqa: BLE001 - whatever broke, the answer is to subscribe again
                 if lost_at is None:
-                    lost_at = self.last_seen_seq
+                    lost_at = self.last_shared_seq
                 log.error("feed: no messages from Redis (%s); retrying in %s s", exc, retry_sleep)
                 time.sleep(retry_sleep)
                 retry_sleep = min(retry_sleep * 2, self.RETRY_MAX_S)
@@ -235,6 +242,8 @@ class FeedRedisManager(_FeedDelivery, socketio.RedisManager):
             data = data[0]
         if (not message.get("callback") and not message.get("binary")
                 and self._is_feed_event(message.get("event"), data, message.get("namespace"))):
+            if message.get("host_id") != self.host_id:
+                self._shared(message)
             return self._deliver(message["event"], data, message["namespace"], message.get("room"),
                                  message.get("skip_sid"))
         return super()._handle_emit(message)

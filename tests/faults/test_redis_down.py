@@ -105,6 +105,7 @@ def test_http_keeps_working_without_redis_and_the_feed_recovers_when_it_returns(
         assert ids[0] == lot["id"] and missed["id"] in ids and ids[-1] == recovered["id"]
         missed_seq = resumed[ids.index(missed["id"])]["seq"]
         assert gap["since"] < missed_seq <= gap["last_seq"], "the resync does not cover the event missed"
+        assert gap["since"] < resumed[0]["seq"], "an event that never went through Redis counted as shared"
 
 
 def test_a_redis_that_does_not_answer_does_not_hold_requests_up(database_url, private_redis):

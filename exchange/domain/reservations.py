@@ -36,6 +36,7 @@ from exchange.geo.distance import distance_km
 from exchange.models import Farm, Lot, LotStatus, Reservation, ReservationTransition, StockMovement, User
 from exchange.models.reservations import FINAL_STATUSES, ReservationStatus
 from exchange.models.types import to_quantity, utcnow
+from exchange.reports import rollup
 
 # No 0/O, 1/I/L: a code read aloud or typed from a phone screen in the sun must not be misread.
 PICKUP_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -268,6 +269,7 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
         if idempotency_key is not None and (existing := _by_key(trader.id, idempotency_key)) is not None:
             return _replay(existing, lot_id, quantity)
         raise
+    rollup.reserved(reservation)
     db.session.add_all([
         ReservationTransition(reservation_id=reservation.id, from_status=None, to_status=PENDING,
                               actor_id=trader.id, at=now),
@@ -330,6 +332,7 @@ def _move(reservation: Reservation, action: str, actor_id: int | None, now: dt.d
     if not done:
         return False
     db.session.refresh(reservation)
+    rollup.moved(reservation, seen)
     db.session.add(ReservationTransition(reservation_id=reservation.id, from_status=seen, to_status=move.to,
                                          actor_id=actor_id, at=now))
     if move.ends_hold:
@@ -484,8 +487,10 @@ def mark_no_shows(now: dt.datetime | None = None, *, batch: int = 500) -> int:
 def release_pending_holds(lot: Lot, action: str, actor_id: int | None, now: dt.datetime) -> list[Reservation]:
     """End every pending hold of a lot being closed or withdrawn; the caller holds the lot's lock and publishes."""
     db.session.flush()
+    # Locked all at once, before the first move locks the lot's report totals: a confirmation racing us holds its
+    # reservation, then wants those totals; taking them first and its reservation next would deadlock.
     pending = db.session.scalars(select(Reservation).where(Reservation.lot_id == lot.id, Reservation.status == PENDING)
-                                 .order_by(Reservation.id)).all()
+                                 .order_by(Reservation.id).with_for_update()).all()
     released = [reservation for reservation in pending if _move(reservation, action, actor_id, now)]
     if released:
         db.session.refresh(lot)

@@ -67,6 +67,10 @@ class Config:
     HOLD_MINUTES = _env_int("HOLD_MINUTES", 30)
     NO_SHOW_GRACE_MINUTES = _env_int("NO_SHOW_GRACE_MINUTES", 120)
     FEED_RETENTION_DAYS = _env_int("FEED_RETENTION_DAYS", 7)
+    # "background": after commit, events go on a queue that one task per process delivers, so the
+    # request does not wait for the fan-out; "inline": delivered in the committing thread. See docs/feed.md.
+    FEED_DELIVERY = os.environ.get("FEED_DELIVERY", "background")
+    FEED_DELIVERY_QUEUE = _env_int("FEED_DELIVERY_QUEUE", 10_000)  # batches waiting before commits wait too
     REPORT_MIN_PRODUCERS = _env_int("REPORT_MIN_PRODUCERS", 3)
 
     # Processes
@@ -87,6 +91,7 @@ class TestConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     REDIS_URL = None
     RUN_SCHEDULER = False
+    FEED_DELIVERY = "inline"  # a test sees the events once the request returns; tests/feed also runs "background"
 
 
 class ProductionConfig(Config):

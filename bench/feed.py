@@ -3,8 +3,11 @@
 A producer changes a lot's stock (PATCH /lots/{id}) while N traders, all watching around the
 farm, are connected to /feed from client processes. For every change and every client:
 latency = time the `lot` event arrived at the client - time the PATCH answer reached the
-producer (both `time.monotonic()`, one clock on Linux). Delivery happens after the commit, inside
-the request, so an event can arrive before the answer: such latencies are negative.
+producer (both `time.monotonic()`, one clock on Linux). Delivery happens after the commit, in
+the server's background delivery task (FEED_DELIVERY=background), so the answer does not wait
+for the fan-out; with FEED_DELIVERY=inline in the environment it runs inside the request, and an
+event can then arrive before the answer (a negative latency). The servers' CPU seconds during the
+changes and the machine's load average are recorded beside the latencies.
 
 Scenarios, for each async mode (BENCH_ASYNC_MODES, default "gthread,gevent,threading": gunicorn's gevent
 worker as in production, and `flask serve`): one server process (in-process client manager); two
@@ -20,7 +23,7 @@ import uuid
 import requests
 
 from bench import Row, bench, percentile
-from bench.feedkit import ClientFleet, LiveServer, database, populate
+from bench.feedkit import ClientFleet, LiveServer, cpu_seconds, database, load_average, populate, serving_pid
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 PER_PROCESS = 250  # connections per client process
@@ -60,8 +63,12 @@ def scenario(mode: str, clients: int, processes: int, rounds: int) -> Row:
             fleet = ClientFleet([s.url for s in servers], exchange.trader_tokens, max(1, -(-clients // PER_PROCESS)))
             try:
                 connected = fleet.wait_connected()
+                pids = [serving_pid(s.process.pid) for s in servers]
+                load_before, cpu0 = load_average(), [cpu_seconds(pid) for pid in pids]
                 answered, durations = _changes(servers[0].url, exchange, rounds, pause_s=max(0.3, clients / 2000))
                 fleet.settle(connected * len(answered), timeout_s=60)
+                server_cpu = [round(cpu_seconds(pid) - c, 1) for pid, c in zip(pids, cpu0)]
+                load_after = load_average()
                 arrivals = fleet.arrivals()
             finally:
                 fleet.kill()
@@ -77,7 +84,9 @@ def scenario(mode: str, clients: int, processes: int, rounds: int) -> Row:
             "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
             "max_ms": round(latencies[-1], 1) if latencies else None,
             "patch_p50_ms": round(percentile(durations, 50) * 1000, 1),
-            "patch_p99_ms": round(percentile(durations, 99) * 1000, 1)}
+            "patch_p99_ms": round(percentile(durations, 99) * 1000, 1),
+            "server_cpu_s": "+".join(map(str, server_cpu)), "load_1m": f"{load_before} / {load_after}",
+            "delivery": os.environ.get("FEED_DELIVERY", "background")}
 
 
 def _redis_answers() -> bool:

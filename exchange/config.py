@@ -80,6 +80,10 @@ class Config:
     # Redis pub/sub channel of the Socket.IO message queue: processes of one deployment share it.
     SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "carreau")
     RUN_SCHEDULER = os.environ.get("RUN_SCHEDULER", "0") == "1"
+    # Engine.IO heartbeat: the server pings every interval; a side that hears nothing for interval +
+    # timeout drops the connection. Raising both spaces out the pings of thousands of idle clients.
+    SOCKETIO_PING_INTERVAL = _env_int("SOCKETIO_PING_INTERVAL", 25)
+    SOCKETIO_PING_TIMEOUT = _env_int("SOCKETIO_PING_TIMEOUT", 20)
 
 
 class TestConfig(Config):

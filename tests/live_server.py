@@ -9,6 +9,7 @@ on a port the OS hands out, never a fixed one.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -73,8 +74,9 @@ class LiveServer:
             self._env["SOCKETIO_ASYNC_MODE"] = "gevent"
         else:
             command = ["-m", "flask", "--app", "wsgi", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        # A session of its own: stop() can then end gunicorn's worker too, not only its master.
         self.process = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=self._env, stdout=self._log,
-                                        stderr=subprocess.STDOUT)
+                                        stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -89,13 +91,21 @@ class LiveServer:
         raise RuntimeError(f"server did not answer /healthz within {self._timeout} s:\n{self.log_tail()}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+        # A gunicorn worker still closing thousands of websockets outlives a master killed after 10 s;
+        # left running, it would take the CPU from whatever is measured next.
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def log_tail(self, lines: int = 40) -> str:
         self._log.flush()

@@ -133,7 +133,7 @@ def open_session(user: User, sid: str, since: int | None) -> None:
     """
     manager = socketio.server.manager
     start = since if since is not None else last_seq()
-    manager.gate.hold(sid)
+    manager.gate.hold(sid, socketio.server.eio.create_event())
     socketio.server.enter_room(sid, room_of(user.id), namespace=NAMESPACE)
     app = current_app._get_current_object()
     socketio.start_background_task(_catch_up, app, sid, user.id, start)
@@ -147,12 +147,9 @@ def _catch_up(app: Flask, sid: str, user_id: int, since: int) -> None:
     manager = socketio.server.manager
     gate = manager.gate
     # Packets sent before the CONNECT packet would be dropped by the client: wait until it is out.
-    deadline = time.monotonic() + CONNECT_WAIT_S
-    while not manager.is_connected(sid, NAMESPACE):
-        if not gate.holds(sid) or time.monotonic() > deadline:
-            gate.forget(sid)
-            return
-        socketio.sleep(0.002)
+    if not gate.wait_connected(sid, CONNECT_WAIT_S) or not manager.is_connected(sid, NAMESPACE):
+        gate.forget(sid)
+        return
     through = since
     try:
         with app.app_context():

@@ -80,9 +80,12 @@ class Config:
     # Redis pub/sub channel of the Socket.IO message queue: processes of one deployment share it.
     SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "carreau")
     RUN_SCHEDULER = os.environ.get("RUN_SCHEDULER", "0") == "1"
-    # Engine.IO heartbeat: the server pings every interval; a side that hears nothing for interval +
-    # timeout drops the connection. Raising both spaces out the pings of thousands of idle clients.
+    # Engine.IO heartbeat: the server pings every SOCKETIO_PING_INTERVAL s and drops a connection
+    # whose pong is SOCKETIO_PING_TIMEOUT s late. Clients are told the interval plus the grace, so a
+    # ping that a busy server sends late does not make them hang up (python-engineio clients give up
+    # 5 s after the announced interval). See docs/feed.md.
     SOCKETIO_PING_INTERVAL = _env_int("SOCKETIO_PING_INTERVAL", 25)
+    SOCKETIO_PING_GRACE = _env_int("SOCKETIO_PING_GRACE", 20)
     SOCKETIO_PING_TIMEOUT = _env_int("SOCKETIO_PING_TIMEOUT", 20)
 
 

@@ -1,14 +1,13 @@
 """Idle /feed websocket connections held by one server process, and what they cost it (RSS, threads).
 
-One `flask serve` process (SOCKETIO_ASYNC_MODE as configured, threading + simple-websocket by
-default) against 1,000 and 5,000 authenticated traders connected over websocket from client
+One server process against 1,000 and 5,000 authenticated traders connected over websocket from client
 processes; after the connections settle, the server's resident memory and thread count are read
 from /proc, and the server must still deliver a lot event to every one of them. `dropped` says
 why connections ended before that, as the clients saw it. The clients run on the same machine: on
 a small one they compete with the server for CPU, so read `live_after_30s` with that in mind.
 
-BENCH_ASYNC_MODES (default "gthread,gevent,threading"): gthread is gunicorn's threaded worker
-(production), gevent gunicorn's gevent worker, threading `flask serve` (Werkzeug threads +
+BENCH_ASYNC_MODES (default "gevent,gthread,threading"): gevent is gunicorn's gevent worker
+(production), gthread gunicorn's threaded worker, threading `flask serve` (Werkzeug threads +
 simple-websocket: about four threads per connection). BENCH_CONNECTIONS (default "1000,5000"),
 BENCH_CLIENTS_PER_PROCESS (500) and BENCH_IDLE_S (30) change the run; SOCKETIO_PING_INTERVAL and
 SOCKETIO_PING_TIMEOUT in the environment reach the server. CPU seconds are read from /proc for the
@@ -78,5 +77,5 @@ def hold(size: int, async_mode: str) -> Row:
 
 @bench("connections", "idle /feed websockets held by one server process: RSS and threads at 1k / 5k")
 def run(quick: bool) -> list[Row]:
-    modes = os.environ.get("BENCH_ASYNC_MODES", "gthread,gevent,threading").split(",")
+    modes = os.environ.get("BENCH_ASYNC_MODES", "gevent,gthread,threading").split(",")
     return [hold(size, mode) for mode in modes for size in (QUICK_SIZES if quick else SIZES)]

@@ -75,7 +75,8 @@ class Config:
 
     # Processes
     # Always explicit (SocketIO() would pick gevent just because it is installed). Threading with
-    # simple-websocket was chosen by measurement: see docs/feed.md.
+    # simple-websocket for `flask serve` and the tests (no monkey-patching); production sets gevent
+    # with gunicorn's gevent worker, chosen by measurement: see docs/feed.md.
     SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "threading")
     # Redis pub/sub channel of the Socket.IO message queue: processes of one deployment share it.
     SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "carreau")

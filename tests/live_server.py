@@ -52,8 +52,8 @@ class LiveServer:
 
     def __init__(self, database_url: str, redis_url: str | None = None, channel: str | None = None,
                  startup_timeout_s: float = 60.0, server: str = "flask", threads: int = 200, **env):
-        """`server`: "flask" (`flask serve`), "gunicorn-threads" (one threaded worker, as in production) or
-        "gunicorn-gevent" (one gevent worker, the measured alternative)."""
+        """`server`: "flask" (`flask serve`), "gunicorn-threads" (one threaded worker) or
+        "gunicorn-gevent" (one gevent worker, as in production)."""
         self.server = server
         self.threads = threads  # gunicorn-threads: each websocket holds one of them
         self.port = free_port()

@@ -3,13 +3,18 @@
 A producer changes a lot's stock (PATCH /lots/{id}) while N traders, all watching around the
 farm, are connected to /feed from client processes. For every change and every client:
 latency = time the `lot` event arrived at the client - time the PATCH answer reached the
-producer (both `time.monotonic()`, one clock on Linux). Delivery happens after the commit, inside
-the request, so an event can arrive before the answer: such latencies are negative.
+producer (both `time.monotonic()`, one clock on Linux); `from_sent` counts from when the PATCH
+was sent instead: what a trader waits for, whichever way delivery runs. Delivery happens after
+the commit in the server's background delivery task (FEED_DELIVERY=background), so the answer
+does not wait for the fan-out; with FEED_DELIVERY=inline in the environment it runs inside the
+request, and an event can then arrive before the answer (a negative latency). The servers' CPU
+seconds during the changes and the machine's load average are recorded beside the latencies.
 
-Scenarios, for each async mode (BENCH_ASYNC_MODES, default "gthread,gevent,threading": gunicorn's gevent
-worker as in production, and `flask serve`): one server process (in-process client manager); two
-server processes joined by Redis (REDIS_URL), clients split over both, changes made through the first. Target (issue 4): p99 <= 100
-ms for 1,000 clients on one process.
+Scenarios (BENCH_FEED_CLIENTS, default "100,1000"), for each async mode (BENCH_ASYNC_MODES,
+default "gevent,gthread,threading": gunicorn's gevent worker as in production, its threaded
+worker, and `flask serve`): one server process (in-process client manager); two server processes
+joined by Redis (REDIS_URL), clients split over both, changes made through the first. Target
+(issue 4): p99 <= 100 ms for 1,000 clients on one process.
 """
 from __future__ import annotations
 
@@ -20,16 +25,18 @@ import uuid
 import requests
 
 from bench import Row, bench, percentile
-from bench.feedkit import ClientFleet, LiveServer, database, populate
+from bench.feedkit import ClientFleet, LiveServer, cpu_seconds, database, load_average, populate, serving_pid
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 PER_PROCESS = 250  # connections per client process
+SIZES = tuple(int(n) for n in os.environ.get("BENCH_FEED_CLIENTS", "100,1000").split(","))
 
 
-def _changes(server_url: str, exchange, rounds: int, pause_s: float) -> tuple[dict[float, float], list[float]]:
-    """Make `rounds` stock changes; the monotonic time of each answer by quantity, and request durations."""
+def _changes(server_url: str, exchange, rounds: int, pause_s: float
+             ) -> tuple[dict[float, float], dict[float, float], list[float]]:
+    """Make `rounds` stock changes; the monotonic times each was sent and answered, by quantity, and request durations."""
     headers = {"Authorization": f"Bearer {exchange.producer_token}"}
-    answered, durations = {}, []
+    sent, answered, durations = {}, {}, []
     with requests.Session() as http:
         for i in range(rounds + 1):
             quantity = 500 + i
@@ -39,10 +46,10 @@ def _changes(server_url: str, exchange, rounds: int, pause_s: float) -> tuple[di
             done = time.monotonic()
             answer.raise_for_status()
             if i:  # the first change warms the index and the connections up
-                answered[float(quantity)] = done
+                sent[float(quantity)], answered[float(quantity)] = started, done
                 durations.append(done - started)
             time.sleep(pause_s)
-    return answered, durations
+    return sent, answered, durations
 
 
 SERVERS = {"gthread": "gunicorn-threads", "gevent": "gunicorn-gevent", "threading": "flask"}
@@ -60,8 +67,12 @@ def scenario(mode: str, clients: int, processes: int, rounds: int) -> Row:
             fleet = ClientFleet([s.url for s in servers], exchange.trader_tokens, max(1, -(-clients // PER_PROCESS)))
             try:
                 connected = fleet.wait_connected()
-                answered, durations = _changes(servers[0].url, exchange, rounds, pause_s=max(0.3, clients / 2000))
+                pids = [serving_pid(s.process.pid) for s in servers]
+                load_before, cpu0 = load_average(), [cpu_seconds(pid) for pid in pids]
+                sent, answered, durations = _changes(servers[0].url, exchange, rounds, pause_s=max(0.3, clients / 2000))
                 fleet.settle(connected * len(answered), timeout_s=60)
+                server_cpu = [round(cpu_seconds(pid) - c, 1) for pid, c in zip(pids, cpu0)]
+                load_after = load_average()
                 arrivals = fleet.arrivals()
             finally:
                 fleet.kill()
@@ -69,6 +80,8 @@ def scenario(mode: str, clients: int, processes: int, rounds: int) -> Row:
             for server in servers:
                 server.stop()
     latencies = sorted((at - answered[q]) * 1000 for q, at in arrivals if q in answered)
+    # From the moment the producer sent the change: what a trader waits for, whichever way delivery runs.
+    end_to_end = sorted((at - sent[q]) * 1000 for q, at in arrivals if q in sent)
     expected = connected * len(answered)
     durations.sort()
     return {"async_mode": mode, "processes": processes, "clients": clients, "connected": connected, "changes": len(answered),
@@ -76,8 +89,12 @@ def scenario(mode: str, clients: int, processes: int, rounds: int) -> Row:
             "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
             "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
             "max_ms": round(latencies[-1], 1) if latencies else None,
+            "from_sent_p50_ms": round(percentile(end_to_end, 50), 1) if end_to_end else None,
+            "from_sent_p99_ms": round(percentile(end_to_end, 99), 1) if end_to_end else None,
             "patch_p50_ms": round(percentile(durations, 50) * 1000, 1),
-            "patch_p99_ms": round(percentile(durations, 99) * 1000, 1)}
+            "patch_p99_ms": round(percentile(durations, 99) * 1000, 1),
+            "server_cpu_s": "+".join(map(str, server_cpu)), "load_1m": f"{load_before} / {load_after}",
+            "delivery": os.environ.get("FEED_DELIVERY", "background")}
 
 
 def _redis_answers() -> bool:
@@ -91,9 +108,9 @@ def _redis_answers() -> bool:
 
 @bench("feed", "stock change answered -> lot event received by 100 / 1,000 websocket clients (1 and 2 processes)")
 def run(quick: bool) -> list[Row]:
-    sizes, rounds = ((50, 200), 10) if quick else ((100, 1000), 30)
+    sizes, rounds = ((50, 200), 10) if quick else (SIZES, 30)
     rows = []
-    for mode in os.environ.get("BENCH_ASYNC_MODES", "gthread,gevent,threading").split(","):
+    for mode in os.environ.get("BENCH_ASYNC_MODES", "gevent,gthread,threading").split(","):
         rows += [scenario(mode, n, 1, rounds) for n in sizes]
         if _redis_answers():
             rows.append(scenario(mode, sizes[-1], 2, rounds))

@@ -221,6 +221,10 @@ class ClientFleet:
                 proc.kill()
         return found
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the client processes together."""
+        return sum(cpu_seconds(proc.pid) for proc in self._procs)
+
     def kill(self) -> None:
         for proc in self._procs:
             if proc.is_alive():
@@ -231,6 +235,20 @@ def serving_pid(pid: int) -> int:
     """The process that holds the connections: gunicorn's single worker, or the process itself."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return int(children[0]) if children else pid
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, from /proc (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average: how many others wanted the CPU meanwhile."""
+    return round(os.getloadavg()[0], 1)
 
 
 def process_memory(pid: int) -> dict:
@@ -244,4 +262,5 @@ def process_memory(pid: int) -> dict:
     return {"rss_mib": round(fields.get("VmRSS", 0) / 1024, 1), "threads": fields.get("Threads", 0)}
 
 
-__all__ = ["ClientFleet", "Exchange", "LiveServer", "database", "populate", "process_memory"]
+__all__ = ["ClientFleet", "Exchange", "LiveServer", "cpu_seconds", "database", "load_average", "populate",
+           "process_memory", "serving_pid"]

@@ -87,7 +87,9 @@ def register_feed(app: Flask) -> None:
     from exchange.feed import delivery, manager, namespace
 
     socketio.init_app(app, async_mode=app.config["SOCKETIO_ASYNC_MODE"], client_manager=manager.client_manager(app.config),
-                      cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS", []))
+                      cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS", []),
+                      ping_interval=(app.config["SOCKETIO_PING_INTERVAL"], app.config["SOCKETIO_PING_GRACE"]),
+                      ping_timeout=app.config["SOCKETIO_PING_TIMEOUT"])
     namespace.register(socketio)  # right after init_app: handlers registered later would miss this app
     delivery.install(app)
 

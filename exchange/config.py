@@ -73,15 +73,27 @@ class Config:
     HOLD_MINUTES = _env_int("HOLD_MINUTES", 30)
     NO_SHOW_GRACE_MINUTES = _env_int("NO_SHOW_GRACE_MINUTES", 120)
     FEED_RETENTION_DAYS = _env_int("FEED_RETENTION_DAYS", 7)
+    # "background": after commit, events go on a queue that one task per process delivers, so the
+    # request does not wait for the fan-out; "inline": delivered in the committing thread. See docs/feed.md.
+    FEED_DELIVERY = os.environ.get("FEED_DELIVERY", "background")
+    FEED_DELIVERY_QUEUE = _env_int("FEED_DELIVERY_QUEUE", 10_000)  # batches waiting before commits wait too
     REPORT_MIN_PRODUCERS = _env_int("REPORT_MIN_PRODUCERS", 3)
 
     # Processes
     # Always explicit (SocketIO() would pick gevent just because it is installed). Threading with
-    # simple-websocket was chosen by measurement: see docs/feed.md.
+    # simple-websocket for `flask serve` and the tests (no monkey-patching); production sets gevent
+    # with gunicorn's gevent worker, chosen by measurement: see docs/feed.md.
     SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "threading")
     # Redis pub/sub channel of the Socket.IO message queue: processes of one deployment share it.
     SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "carreau")
     RUN_SCHEDULER = os.environ.get("RUN_SCHEDULER", "0") == "1"
+    # Engine.IO heartbeat: the server pings every SOCKETIO_PING_INTERVAL s and drops a connection
+    # whose pong is SOCKETIO_PING_TIMEOUT s late. Clients are told the interval plus the grace, so a
+    # ping that a busy server sends late does not make them hang up (python-engineio clients give up
+    # 5 s after the announced interval). See docs/feed.md.
+    SOCKETIO_PING_INTERVAL = _env_int("SOCKETIO_PING_INTERVAL", 25)
+    SOCKETIO_PING_GRACE = _env_int("SOCKETIO_PING_GRACE", 20)
+    SOCKETIO_PING_TIMEOUT = _env_int("SOCKETIO_PING_TIMEOUT", 20)
 
 
 class TestConfig(Config):
@@ -93,6 +105,7 @@ class TestConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     REDIS_URL = None
     RUN_SCHEDULER = False
+    FEED_DELIVERY = "inline"  # a test sees the events once the request returns; tests/feed also runs "background"
 
 
 class ProductionConfig(Config):

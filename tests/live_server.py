@@ -90,8 +90,8 @@ class LiveServer:
     def __init__(self, database_url: str, redis_url: str | None = None, channel: str | None = None,
                  startup_timeout_s: float = 60.0, server: str = "flask", threads: int = 200,
                  port: int | None = None, **env):
-        """`server`: "flask" (`flask serve`), "gunicorn-threads" (one threaded worker, as in production) or
-        "gunicorn-gevent" (one gevent worker, the measured alternative). `port`: a given one (to restart a
+        """`server`: "flask" (`flask serve`), "gunicorn-threads" (one threaded worker) or
+        "gunicorn-gevent" (one gevent worker, as in production). `port`: a given one (to restart a
         server where its clients expect it), else a free one."""
         self.server = server
         self.threads = threads  # gunicorn-threads: each websocket holds one of them
@@ -113,8 +113,9 @@ class LiveServer:
             self._env["SOCKETIO_ASYNC_MODE"] = "gevent"
         else:
             command = ["-m", "flask", "--app", "wsgi", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        # A session of its own: stop() can then end gunicorn's worker too, not only its master.
         self.process = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=self._env, stdout=self._log,
-                                        stderr=subprocess.STDOUT)
+                                        stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -131,7 +132,10 @@ class LiveServer:
     def kill(self) -> None:
         """SIGKILL: no shutdown handler, no flush, as a crash or an OOM kill would do."""
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+            try:  # the whole group: a gunicorn worker dies with its master
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.process.wait(10)
 
     def cli(self, *args: str) -> str:
@@ -142,13 +146,21 @@ class LiveServer:
         return done.stdout
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+        # A gunicorn worker still closing thousands of websockets outlives a master killed after 10 s;
+        # left running, it would take the CPU from whatever is measured next.
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def log_tail(self, lines: int = 40) -> str:
         self._log.flush()
@@ -190,7 +202,10 @@ class PrivateRedis:
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+            try:  # the whole group: a gunicorn worker dies with its master
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.process.wait(10)
 
 

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import redis
 import socketio
@@ -44,6 +44,7 @@ def emit_per_room(sio, event: str, common: dict, per_room: dict[str, dict]) -> N
 
 @dataclass
 class _Connection:
+    connected: Any  # an Event of the server's async mode: set once the CONNECT packet is out (or on forget)
     buffer: list[tuple[int, str, dict]] | None = field(default_factory=list)  # None once released
     floor: int = 0  # live events with seq <= floor were covered by the replay
 
@@ -55,10 +56,32 @@ class FeedGate:
         self._lock = threading.Lock()
         self._connections: dict[str, _Connection] = {}
 
-    def hold(self, sid: str) -> None:
-        """From now on, live events for this connection are kept until `release`."""
+    def hold(self, sid: str, connected_event: Any = None) -> None:
+        """From now on, live events for this connection are kept until `release`.
+
+        `connected_event`: an Event of the server's async mode (threading's by default), set by
+        `mark_connected`; `wait_connected` sleeps on it.
+        """
         with self._lock:
-            self._connections[sid] = _Connection()
+            self._connections[sid] = _Connection(connected_event or threading.Event())
+
+    def mark_connected(self, sid: str) -> None:
+        """The server has sent this connection its CONNECT packet: packets sent from now on reach it."""
+        conn = self._connections.get(sid)
+        if conn is not None:
+            conn.connected.set()
+
+    def wait_connected(self, sid: str, timeout_s: float) -> bool:
+        """Wait until the connection is marked connected; False if it was forgotten or the time ran out.
+
+        Waiting on an event rather than polling matters with hundreds of connections arriving at
+        once: polling threads would wake every few milliseconds each, fighting over the GIL.
+        """
+        conn = self._connections.get(sid)
+        if conn is None:
+            return False
+        conn.connected.wait(timeout_s)
+        return conn.connected.is_set() and self._connections.get(sid) is conn
 
     @property
     def active(self) -> bool:
@@ -70,7 +93,9 @@ class FeedGate:
 
     def forget(self, sid: str) -> None:
         with self._lock:
-            self._connections.pop(sid, None)
+            conn = self._connections.pop(sid, None)
+        if conn is not None:
+            conn.connected.set()  # a replay task still waiting for the connection wakes and gives up
 
     def screen(self, sids: list[str], event: str, payload: dict) -> list[str]:
         """Of these connections, those that must not get this live event now (held, or already replayed)."""
@@ -141,6 +166,14 @@ class _FeedDelivery:
             for sid, eio_sid in participants:
                 if sid not in skip and sid not in held:
                     self.server._send_eio_packet(eio_sid, message)
+
+    def connect(self, sid, namespace):
+        # Called by the server right after it has sent the CONNECT packet (our connect handler has
+        # already put the connection on hold): the replay task may start sending.
+        result = super().connect(sid, namespace)
+        if namespace == NAMESPACE:
+            self.gate.mark_connected(sid)
+        return result
 
     def send_to(self, sid: str, event: str, payload: dict) -> None:
         """Send to one local connection, past the gate (replays and released events)."""

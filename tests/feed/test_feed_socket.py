@@ -19,6 +19,12 @@ def lot_body(farm, **kw):
     return body | kw
 
 
+@pytest.fixture(params=["inline", "background"])
+def app_config(request):
+    """Every test here runs with delivery in the request and with the background worker (production)."""
+    return {"FEED_DELIVERY": request.param}
+
+
 @pytest.fixture
 def producer(login_as, make_farm):
     user, headers = login_as("producer")
@@ -214,6 +220,7 @@ def test_a_lot_event_is_emitted_once_for_every_matching_trader(client, producer,
 
     client.post("/api/v1/lots", json=lot_body(farm), headers=p_headers)
 
+    feeds[near.id].events()  # in background mode, waits for the worker to deliver
     assert emits == [[f"user:{near.id}", f"user:{farther.id}"]] or emits == [[f"user:{farther.id}", f"user:{near.id}"]]
     [got_near] = feeds[near.id].wait_for("lot")
     [got_farther] = feeds[farther.id].wait_for("lot")

@@ -33,3 +33,20 @@ def test_a_disconnected_connection_is_forgotten():
     gate.forget("a")
     assert gate.screen(["a"], "lot", event(1)) == []
     assert gate.release("a", 5, send=lambda *_: None) == 5
+
+
+def test_the_replay_waits_for_the_connect_packet_and_gives_up_on_a_forgotten_connection():
+    import threading
+    import time
+
+    gate = FeedGate()
+    gate.hold("a")
+    assert gate.wait_connected("a", 0.01) is False  # not marked yet: the time runs out
+    threading.Timer(0.05, gate.mark_connected, ["a"]).start()
+    assert gate.wait_connected("a", 5) is True
+    gate.hold("b")
+    threading.Timer(0.05, gate.forget, ["b"]).start()
+    started = time.monotonic()
+    assert gate.wait_connected("b", 5) is False
+    assert time.monotonic() - started < 4  # woken by the disconnect, not by the timeout
+    assert gate.wait_connected("never-held", 5) is False

@@ -66,7 +66,7 @@ def test_resume_with_since_gets_exactly_the_three_lots_missed(database_url):
 
 @pytest.mark.parametrize("server", ["flask", "gunicorn-threads", "gunicorn-gevent"])
 def test_a_client_on_one_process_receives_a_lot_posted_through_another(database_url, redis_url, server):
-    """With `flask serve`, the production server (gunicorn, one threaded worker) and gunicorn's gevent worker."""
+    """With `flask serve`, gunicorn's threaded worker and its gevent worker (production)."""
     channel = f"carreau-test-{uuid.uuid4().hex}"
     with LiveServer(database_url, redis_url, channel, server=server) as one, \
             LiveServer(database_url, redis_url, channel, server=server) as two:

@@ -19,11 +19,12 @@ import datetime as dt
 from typing import Callable, Iterable
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, select, update
+from sqlalchemy import BigInteger, bindparam, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from exchange.extensions import db
 from exchange.models import FeedCounter, FeedEvent, Farm, Lot, Reservation, WatchVersion
+from exchange.models.types import utcnow
 
 _QUEUED = "carreau_queued_events"  # recorded in this transaction, not numbered yet
 _PENDING = "carreau_pending_events"  # numbered and stored, delivered after the commit
@@ -106,23 +107,32 @@ def reservation_event(reservation: Reservation, type_: str) -> None:
            reservation_id=reservation.id, recipient_ids=recipients)
 
 
+_counter, _log, _watch_version = FeedCounter.__table__, FeedEvent.__table__, WatchVersion.__table__
+# Built once (SQLAlchemy then reuses their compiled form): they run in every transaction that records events.
+# The watch version comes along with the numbers: delivery then knows whether its watch index is current
+# without a query of its own.
+_TAKE_SEQS = (update(_counter).where(_counter.c.id == 1)
+              .values(last_seq=_counter.c.last_seq + bindparam("count", type_=BigInteger))
+              .returning(_counter.c.last_seq,
+                         select(_watch_version.c.version).where(_watch_version.c.id == 1).scalar_subquery()))
+_STORE = insert(_log)
+
+
 @event.listens_for(Session, "before_commit")
 def _number_and_store(session: Session) -> None:
     """Number the transaction's events in one counter update, and add them to the log."""
     events = session.info.pop(_QUEUED, None)
     if not events:
         return
-    # The watch version comes along: delivery then knows whether its watch index is current without a query.
-    last, watch_version = session.execute(
-        update(FeedCounter).where(FeedCounter.id == 1).values(last_seq=FeedCounter.last_seq + len(events))
-        .returning(FeedCounter.last_seq,
-                   select(WatchVersion.version).where(WatchVersion.id == 1).scalar_subquery())).one()
+    connection = session.connection()
+    last, watch_version = connection.execute(_TAKE_SEQS, {"count": len(events)}).one()
+    now = utcnow()
     for seq, event_ in enumerate(events, start=last - len(events) + 1):
         event_["seq"] = seq
         event_["watch_version"] = watch_version
-        session.add(FeedEvent(seq=seq, kind=event_["kind"], type=event_["type"], lot_id=event_["lot_id"],
-                              reservation_id=event_["reservation_id"], recipient_ids=event_["recipient_ids"],
-                              payload=event_["payload"]))
+    connection.execute(_STORE, [{"seq": e["seq"], "kind": e["kind"], "type": e["type"], "lot_id": e["lot_id"],
+                                 "reservation_id": e["reservation_id"], "recipient_ids": e["recipient_ids"],
+                                 "payload": e["payload"], "created_at": now} for e in events])
     session.info.setdefault(_PENDING, []).extend(events)
 
 

@@ -109,12 +109,14 @@ def reservation_event(reservation: Reservation, type_: str) -> None:
 
 _counter, _log, _watch_version = FeedCounter.__table__, FeedEvent.__table__, WatchVersion.__table__
 # Built once (SQLAlchemy then reuses their compiled form): they run in every transaction that records events.
-# The watch version comes along with the numbers: delivery then knows whether its watch index is current
-# without a query of its own.
+# The watch version comes along with the numbers, so delivery knows whether its watch index is current without
+# a query of its own. It is read FOR SHARE: a watch change committing meanwhile either is seen here or waits
+# for this commit, so an event still reaches every watch committed before it (on SQLite writers are serial).
 _TAKE_SEQS = (update(_counter).where(_counter.c.id == 1)
               .values(last_seq=_counter.c.last_seq + bindparam("count", type_=BigInteger))
               .returning(_counter.c.last_seq,
-                         select(_watch_version.c.version).where(_watch_version.c.id == 1).scalar_subquery()))
+                         select(_watch_version.c.version).where(_watch_version.c.id == 1)
+                         .with_for_update(read=True).scalar_subquery()))
 _STORE = insert(_log)
 
 

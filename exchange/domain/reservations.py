@@ -209,6 +209,13 @@ def _why_not(lot: Lot, quantity: Decimal, now: dt.datetime) -> DomainError:
                     code="stock_short", extra={"quantity_available": float(available)})
 
 
+def _refuse(lot: Lot, trader: User, quantity: Decimal, idempotency_key: str | None, now: dt.datetime) -> Reservation:
+    """Refuse, unless this key's reservation was committed meanwhile (a retry racing its original): it is the answer."""
+    if idempotency_key is not None and (existing := _by_key(trader.id, idempotency_key)) is not None:
+        return _replay(existing, lot.id, quantity)
+    raise _why_not(lot, quantity, now)
+
+
 def _number(value: Decimal) -> str:
     return f"{value.normalize():f}".replace(".", ",")
 
@@ -237,7 +244,7 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
         raise NotFound(_l("Lot introuvable."))
     # A refusal may rest on this read (it was true while the request ran); only taking stock must be atomic.
     if not _can_serve(lot, quantity, now):
-        raise _why_not(lot, quantity, now)
+        return _refuse(lot, trader, quantity, idempotency_key, now)
     farm = lot.farm
     if pickup_at is not None:
         _check_pickup(lot, pickup_at, now)
@@ -284,7 +291,7 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
     ).one_or_none()
     if taken is None:
         db.session.rollback()  # the hold written above goes with it
-        raise _why_not(db.session.get(Lot, lot_id, populate_existing=True), quantity, now)
+        return _refuse(db.session.get(Lot, lot_id, populate_existing=True), trader, quantity, idempotency_key, now)
     if (taken.price_cents, taken.available_until) != seen:
         # Re-priced or re-windowed between the read and the update (rare): the hold follows the lot as taken.
         reservation.price_cents = taken.price_cents

@@ -68,3 +68,22 @@ def test_a_refused_reservation_leaves_no_hold_behind(app, login_as, make_farm, m
     assert refused.value.code == "stock_short"
     assert db.session.query(Reservation).count() == 0
     assert db.session.get(Lot, lot.id, populate_existing=True).quantity_available == Decimal(3)
+
+
+def test_a_retry_that_finds_the_lot_sold_out_by_its_own_original_answers_the_original(
+        app, login_as, make_farm, make_lot, make_trader, monkeypatch):
+    producer, _ = login_as("producer")
+    lot = make_lot(make_farm(producer), quantity=4)
+    trader = make_trader()
+    original = reservations.reserve(lot.id, trader, 4, idempotency_key="crate-1")  # sells the lot out
+    real_by_key, calls = reservations._by_key, []
+
+    def original_not_committed_at_first(trader_id, key):
+        calls.append(key)
+        return None if len(calls) == 1 else real_by_key(trader_id, key)
+
+    # The retry's first look for its key comes before the original's commit; its read of the lot after it.
+    monkeypatch.setattr(reservations, "_by_key", original_not_committed_at_first)
+    again = reservations.reserve(lot.id, trader, 4, idempotency_key="crate-1")
+    assert again.id == original.id and len(calls) == 2
+    assert db.session.query(Reservation).count() == 1

@@ -37,8 +37,8 @@ translations: $(VENV)/.installed
 # After changing texts: extract the French msgids, merge them into the English catalog, then translate.
 messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
-		--project Carreau -o exchange/translations/messages.pot .
-	$(BIN)/pybabel update -i exchange/translations/messages.pot -d exchange/translations --no-fuzzy-matching
+		--project Carreau -w 120 -o exchange/translations/messages.pot .
+	$(BIN)/pybabel update -i exchange/translations/messages.pot -d exchange/translations --no-fuzzy-matching -w 120
 
 run: install
 	$(BIN)/flask db upgrade

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, has_request_context, request, session
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from exchange import config as config_module
@@ -18,7 +19,16 @@ def create_app(config: type | dict | None = None) -> Flask:
     register_blueprints(app)
     register_errors(app)
     register_commands(app)
+    trust_proxies(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind PROXY_HOPS reverse proxies, take the client's address, scheme and host from their X-Forwarded-*
+    headers (rate limits per address, HTTPS-only cookies and HSTS depend on them); never trust them otherwise."""
+    hops = app.config.get("PROXY_HOPS", 0)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def configure(app: Flask, config: type | dict | None) -> None:

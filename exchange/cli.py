@@ -90,16 +90,25 @@ def seed_demo(if_empty: bool) -> None:
 @click.command("check-integrity")
 @with_appcontext
 def check_integrity() -> None:
-    """Check every lot's stock against its reservations and movements; exit 1 when anything is off."""
+    """Check every lot's stock against its reservations and movements, and the report rollup against the
+    reservations; exit 1 when anything is off."""
     from exchange.domain.integrity import lot_balances
+    from exchange.reports import rollup
 
     balances = lot_balances()
     offenders = [balance for balance in balances if balance.problems]
     for balance in offenders:
         click.echo(f"lot {balance.lot_id}: " + "; ".join(balance.problems), err=True)
-    if offenders:
-        raise click.ClickException(f"{len(offenders)} of {len(balances)} lots do not add up.")
-    click.echo(f"{len(balances)} lots checked: stock, reservations and movements agree.")
+    rollup_problems = rollup.differences()
+    for problem in rollup_problems:
+        click.echo(problem, err=True)
+    if offenders or rollup_problems:
+        found = [f"{len(offenders)} of {len(balances)} lots do not add up"] if offenders else []
+        if rollup_problems:
+            found.append("the report rollup differs from the reservations")
+        raise click.ClickException("; ".join(found) + ".")
+    click.echo(f"{len(balances)} lots checked: stock, reservations and movements agree, "
+               "and so does the report rollup.")
 
 
 def register(app: Flask) -> None:

@@ -30,6 +30,9 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     PORT = _env_int("PORT", 5000)
+    # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host (nginx: 1). 0: the headers are ignored,
+    # as they must be when clients can reach the server directly (they could forge them).
+    PROXY_HOPS = _env_int("PROXY_HOPS", 0)
 
     # API and its OpenAPI description (flask-smorest)
     API_TITLE = "Carreau"
@@ -47,6 +50,9 @@ class Config:
     TOKEN_TTL_DAYS = _env_int("TOKEN_TTL_DAYS", 30)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
+    # Redis down: the limits still hold, counted in each process's memory until Redis answers again,
+    # rather than every rate-limited route (login, tokens, sign-up) answering 500.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     LOGIN_RATE_LIMIT_ACCOUNT = os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "10 per 15 minutes")
     LOGIN_RATE_LIMIT_ADDRESS = os.environ.get("LOGIN_RATE_LIMIT_ADDRESS", "50 per 15 minutes")
     SESSION_COOKIE_HTTPONLY = True

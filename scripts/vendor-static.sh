@@ -14,6 +14,7 @@ PACKAGES=(
   "leaflet 1.9.4 sha512-nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQixURb+FA74PA=="
   "chart.js 4.6.1 sha512-hJyniucsFmq//EvXYvJ6c6mahPoI3kaxdjVH8awTaJ/fDNWeSqqqArixMJWkWNN6fcYvPU3HneSANFNYtRi61g=="
   "swagger-ui-dist 5.35.0 sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ=="
+  "axe-core 4.14.1 sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
 )
 
 # Files served, relative to each package's root, and the folder under static/vendor/ they go to.
@@ -23,6 +24,8 @@ files_for() {
     leaflet) echo "leaflet dist/leaflet.js dist/leaflet.css dist/images LICENSE" ;;
     chart.js) echo "chartjs dist/chart.umd.min.js LICENSE.md" ;;
     swagger-ui-dist) echo "swagger-ui swagger-ui.css swagger-ui-bundle.js swagger-ui-standalone-preset.js favicon-16x16.png favicon-32x32.png LICENSE NOTICE" ;;
+    # For the accessibility tests only: they inject it into the page (no template references it).
+    axe-core) echo "axe-core axe.min.js LICENSE" ;;
   esac
 }
 
@@ -33,6 +36,8 @@ mkdir -p "$dest"
   echo
   echo "Served as they come in their npm packages (no build step). Reproduce with"
   echo "\`scripts/vendor-static.sh\`, which checks each tarball against the integrity below."
+  echo "\`axe-core/\` is for the accessibility tests only (tests/browser/test_accessibility.py injects it):"
+  echo "no page loads it."
   echo
   echo "| folder | npm package | version | licence | integrity |"
   echo "|---|---|---|---|---|"

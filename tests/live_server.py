@@ -2,20 +2,27 @@
 
     with LiveServer(database_url, redis_url=None) as server:
         requests.get(server.url + "/healthz")
+        server.cli("users", "create", ...)   # a flask command against the same database
 
 `prepare_database(url)` runs the migrations first, as `make run` does. Servers bind 127.0.0.1
-on a port the OS hands out, never a fixed one.
+on a port the OS hands out, never a fixed one. The feed tests, the benchmarks and the browser
+tests (tests/browser/conftest.py) all start their servers this way.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,16 +53,49 @@ def prepare_database(database_url: str) -> None:
                    env=server_env(database_url), check=True, capture_output=True, timeout=120)
 
 
+@contextmanager
+def fresh_database(directory: Path, pg_url: str | None = None) -> Iterator[str]:
+    """A migrated database of its own: a SQLite file in `directory`, or a new PostgreSQL database
+    beside `pg_url` (TEST_DATABASE_URL), dropped afterwards, so that servers never share the test schema."""
+    if not pg_url:
+        url = f"sqlite:///{Path(directory) / 'live.sqlite3'}"
+        prepare_database(url)
+        yield url
+        return
+    from sqlalchemy import create_engine, text
+
+    name = f"carreau_live_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = pg_url.rsplit("/", 1)[0] + "/" + name
+        prepare_database(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def flask_command(database_url: str, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess:
+    """`flask --app wsgi <args>` against this database, as an operator would run it."""
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
+                          env=server_env(database_url), capture_output=True, text=True, timeout=timeout_s)
+
+
 class LiveServer:
     """One `flask serve` process; `url` once it answers /healthz."""
 
     def __init__(self, database_url: str, redis_url: str | None = None, channel: str | None = None,
-                 startup_timeout_s: float = 60.0, server: str = "flask", threads: int = 200, **env):
+                 startup_timeout_s: float = 60.0, server: str = "flask", threads: int = 200,
+                 port: int | None = None, **env):
         """`server`: "flask" (`flask serve`), "gunicorn-threads" (one threaded worker, as in production) or
-        "gunicorn-gevent" (one gevent worker, the measured alternative)."""
+        "gunicorn-gevent" (one gevent worker, the measured alternative). `port`: a given one (to restart a
+        server where its clients expect it), else a free one."""
         self.server = server
         self.threads = threads  # gunicorn-threads: each websocket holds one of them
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = server_env(database_url, redis_url, channel, **env)
         self._timeout = startup_timeout_s
@@ -88,6 +128,19 @@ class LiveServer:
         self.stop()
         raise RuntimeError(f"server did not answer /healthz within {self._timeout} s:\n{self.log_tail()}")
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handler, no flush, as a crash or an OOM kill would do."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def cli(self, *args: str) -> str:
+        """Run `flask --app wsgi <args>` against this server's database (before or after `start`); its output."""
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=self._env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -107,6 +160,38 @@ class LiveServer:
     def __exit__(self, *exc) -> None:
         self.stop()
         Path(self._log.name).unlink(missing_ok=True)
+
+
+class PrivateRedis:
+    """A throw-away redis-server on its own port, no persistence."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "PrivateRedis":
+        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                         "--save", "", "--appendonly", "no"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis
+
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return self
+            except redis.RedisError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.kill()
+                    raise RuntimeError("redis-server did not start")
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
 
 
 # --- clients -------------------------------------------------------------------------------------
@@ -130,29 +215,69 @@ def sign_up(url: str, role: str, **fields) -> tuple[dict, str, dict]:
     return {"Authorization": f"Bearer {token}"}, token, answer.json()["user"]
 
 
+def post_lot(url: str, headers: dict, farm_id: int, product: str, quantity: float = 30) -> dict:
+    """A vegetables lot of `quantity` kg at 2.80 €/kg for two days, posted over HTTP."""
+    import requests
+
+    until = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).isoformat()
+    answer = requests.post(url + "/api/v1/lots", headers=headers, timeout=30, json={
+        "farm_id": farm_id, "product": product, "category": "vegetables", "unit": "kg", "quantity": quantity,
+        "price_cents": 280, "available_until": until})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def setup_exchange(url: str) -> tuple[dict, int, str, int]:
+    """A producer with a farm in Cahors and a trader watching 25 km around Cahors: (producer headers, farm id, trader token, watch id)."""
+    import requests
+
+    p_headers, _, _ = sign_up(url, "producer")
+    farm = requests.post(url + "/api/v1/farms", headers=p_headers, timeout=30,
+                         json={"name": "Ferme du Causse", "postcode": "46000"})
+    assert farm.status_code == 201, farm.text
+    t_headers, t_token, _ = sign_up(url, "trader", base={"postcode": "46000"})
+    watch = requests.post(url + "/api/v1/watches", headers=t_headers, timeout=30,
+                          json={"radius_km": 25, "categories": ["vegetables"]})
+    assert watch.status_code == 201, watch.text
+    return p_headers, farm.json()["id"], t_token, watch.json()["id"]
+
+
 class FeedListener:
-    """A python-socketio client on /feed over a real websocket, keeping every event it receives."""
+    """A python-socketio client on /feed over a real websocket, keeping every event it receives.
+
+    With `reconnect`, it behaves as docs/feed.md asks of a client: it keeps the last `seq` received
+    (or `ready.last_seq`) and reconnects with it as `since` whenever the connection drops.
+    """
 
     EVENTS = ("lot", "reservation", "ready", "resync")
 
-    def __init__(self, url: str, token: str, since: int | None = None, timeout_s: float = 10.0):
+    def __init__(self, url: str, token: str, since: int | None = None, timeout_s: float = 10.0,
+                 reconnect: bool = False):
         import threading
 
         import socketio
 
         self.received: list[tuple[str, dict, float]] = []  # (event, data, time.perf_counter() on arrival)
+        self.last_seq = since
+        self._token = token
         self._changed = threading.Condition()
-        self.sio = socketio.Client(reconnection=False)
+        self.sio = socketio.Client(reconnection=reconnect, reconnection_delay=0.5, reconnection_delay_max=1)
         for name in self.EVENTS:
             self.sio.on(name, self._keeper(name), namespace="/feed")
-        auth = {"token": token} | ({"since": since} if since is not None else {})
-        self.sio.connect(url, namespaces=["/feed"], transports=["websocket"], auth=auth, wait_timeout=timeout_s)
+        self.sio.connect(url, namespaces=["/feed"], transports=["websocket"], auth=self._auth, wait_timeout=timeout_s)
+
+    def _auth(self) -> dict:
+        """Called on every (re)connection: resume from the last position known."""
+        return {"token": self._token} | ({"since": self.last_seq} if self.last_seq is not None else {})
 
     def _keeper(self, name):
         def keep(data):
             arrived = time.perf_counter()
             with self._changed:
                 self.received.append((name, data, arrived))
+                seq = data.get("last_seq") if name in ("ready", "resync") else data.get("seq")
+                if seq is not None:
+                    self.last_seq = max(seq, self.last_seq or 0)
                 self._changed.notify_all()
         return keep
 
@@ -167,5 +292,5 @@ class FeedListener:
         return self.events(name)
 
     def close(self) -> None:
-        if self.sio.connected:
-            self.sio.disconnect()
+        """Disconnect, or stop reconnecting."""
+        self.sio.shutdown()

@@ -47,3 +47,26 @@ def test_the_database_refuses_negative_stock(app, make_user, make_farm, make_lot
         db.session.execute(text("UPDATE lots SET quantity_available = -1 WHERE id = :id"), {"id": lot.id})
         db.session.flush()
     db.session.rollback()
+
+
+def test_the_rollup_migration_backfills_the_reservations_already_there(tmp_path):
+    """0008 fills the report rollup from existing reservations, exactly as check-integrity recomputes it."""
+    from bench.reports_data import generate, load
+    from exchange.reports import rollup
+
+    for url in _database_urls(tmp_path):
+        app = create_app(_settings() | {"SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            upgrade(revision="0007_stock_step_keys")
+            tables = generate(200, 1000, url.startswith("sqlite"))
+            load(url, tables)
+            upgrade()
+            reservations = tables["reservations"][1]
+            counts = db.session.execute(text("SELECT count(*), sum(pending + confirmed + collected + declined "
+                                             "+ cancelled + expired + no_show) FROM report_lot_totals")).one()
+            assert counts == (len({r[1] for r in reservations}), len(reservations))
+            pairs = db.session.execute(text("SELECT count(*), sum(reservations) FROM report_lot_traders")).one()
+            assert pairs == (len({(r[1], r[2]) for r in reservations}), len(reservations))
+            assert rollup.differences() == []
+            db.session.remove()
+            db.engine.dispose()

@@ -7,7 +7,9 @@ from exchange.api.access import signed_in
 from exchange.api.fields import Latitude, Longitude
 from exchange.geo import gazetteer
 
-blp = Blueprint("places", __name__, url_prefix="/api/v1", description="French communes (offline gazetteer)")
+blp = Blueprint("places", __name__, url_prefix="/api/v1",
+                description="French communes (offline gazetteer). Sources: INSEE (Code officiel géographique), "
+                            "IGN (Admin Express), La Poste (base officielle des codes postaux, ODbL).")
 
 
 class PlaceQuery(Schema):

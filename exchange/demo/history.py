@@ -2,7 +2,8 @@
 
 Deterministic (seeded), written in bulk (a few INSERT ... RETURNING statements, not one per row), and
 consistent with the stock invariant: each past lot's movements, reservations and transitions add up
-exactly as if the live services had run them (`flask check-integrity` passes on a seeded database).
+exactly as if the live services had run them, and so does the report rollup (`flask check-integrity`
+passes on a seeded database).
 
 Seasons: every kind of product has its months in the Quercy (lamb for Easter, walnuts from October,
 truffles in winter, goat cheese from spring to autumn...), some products have their own window (the
@@ -23,6 +24,7 @@ from exchange.extensions import db
 from exchange.geo.distance import distance_km
 from exchange.models import Farm, Lot, Reservation, ReservationTransition, StockMovement, User
 from exchange.models.types import utcnow
+from exchange.reports import rollup
 
 SEED = 46102  # Figeac's INSEE code: not the same stream as the current lots
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -224,6 +226,8 @@ def add_history(farms: list[Farm], traders: list[User], *, now: dt.datetime | No
     if transitions:
         db.session.execute(insert(ReservationTransition.__table__), transitions)
     db.session.execute(insert(StockMovement.__table__), movements)
+    # Written in bulk, not by the services: the report rollup is recomputed as the migration's backfill does.
+    rollup.rebuild()
     db.session.commit()
     return {"lots": len(lot_ids), "reservations": len(reservation_ids),
             "by_status": dict(sorted(Counter(r["status"] for r in reservation_rows).items()))}

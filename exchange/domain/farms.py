@@ -9,6 +9,7 @@ from exchange.extensions import db
 from exchange.geo import places
 from exchange.models import Farm, Lot, User
 from exchange.models.lots import OPEN_STATUSES
+from exchange.reports import rollup
 
 
 def siret_is_valid(siret: str) -> bool:
@@ -80,6 +81,7 @@ def update_farm(user: User, farm_id: int, changes: dict) -> Farm:
         # Lots still on offer are collected where the farm now is.
         db.session.execute(update(Lot).where(Lot.farm_id == farm.id, Lot.status.in_(OPEN_STATUSES))
                            .values(lat=farm.lat, lon=farm.lon))
+        rollup.relabel(farm_id=farm.id)  # its lots now count in its new commune and department
     for field in ("name", "pickup_instructions", "pickup_hours"):
         if field in changes:
             setattr(farm, field, changes[field])

@@ -5,6 +5,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import selectinload
@@ -13,10 +14,11 @@ from exchange.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from exchange.domain.farms import get_own_farm
 from exchange.extensions import db
 from exchange.feed import publish
-from exchange.geo.distance import bounding_box, distance_km
+from exchange.geo.distance import bounding_box, distances_km
 from exchange.models import Lot, LotStatus, StockMovement, User
 from exchange.models.lots import OPEN_STATUSES
 from exchange.models.types import utcnow
+from exchange.reports import rollup
 
 DEFAULT_RADIUS_KM = 30.0
 
@@ -91,6 +93,8 @@ def update_lot(producer: User, lot_id: int, changes: dict, *, request_key: str |
         lot.labels = changes.pop("labels")
     for field, value in changes.items():
         setattr(lot, field, value)
+    if {"product", "category"} & changes.keys():
+        rollup.relabel(lot_id=lot.id)
     start, end = lot.available_from, lot.available_until
     if start >= end:
         raise InvalidInput(_l("Le début de la disponibilité doit précéder sa fin."),
@@ -183,28 +187,40 @@ def lots_near(*, page: int, page_size: int, lat: float | None = None, lon: float
 
     radius_km = radius_km or DEFAULT_RADIUS_KM
     min_lat, max_lat, min_lon, max_lon = bounding_box(lat, lon, radius_km)
-    columns = select(Lot.id, Lot.lat, Lot.lon, Lot.price_cents, Lot.available_until, Lot.created_at)
+    # Only what the circle and the order need: a box of a few thousand rows is read as plain tuples
+    # and checked in one vectorised pass, then only the page's lots are loaded as objects.
+    order = _NEAR_ORDER[sort or "distance"]
+    columns = select(Lot.id, Lot.lat, Lot.lon, *order)
     boxed = _filtered(columns, now=now, **filters).where(Lot.lat.between(min_lat, max_lat),
                                                          Lot.lon.between(min_lon, max_lon))
-    hits = []
-    for row in db.session.execute(boxed):
-        d = distance_km(lat, lon, row.lat, row.lon)
-        if d <= radius_km:
-            hits.append((row, d))
-    keys = {
-        "distance": lambda h: (h[1], h[0].id),
-        "price": lambda h: (h[0].price_cents, h[0].id),
-        "ending": lambda h: (h[0].available_until, h[0].id),
-        "recent": lambda h: (-h[0].created_at.timestamp(), -h[0].id),
-    }
-    hits.sort(key=keys[sort or "distance"])
-    window = hits[(page - 1) * page_size: page * page_size]
-    distances = {row.id: d for row, d in window}
+    rows = db.session.execute(boxed).all()
+    if not rows:
+        return LotsPage([], 0)
+    positions = np.array([(row[1], row[2]) for row in rows], dtype=np.float64)
+    distances = distances_km(lat, lon, positions[:, 0], positions[:, 1])
+    inside = np.flatnonzero(distances <= radius_km)
+    if sort in (None, "distance"):
+        ids = np.array([row[0] for row in rows], dtype=np.int64)[inside]
+        ranked = inside[np.lexsort((ids, distances[inside]))]  # nearest first, then by id
+    else:
+        ranked = sorted(inside.tolist(), key=lambda i: _near_key(sort, rows[i]))
+    window = [int(i) for i in ranked[(page - 1) * page_size: page * page_size]]
     loaded = {lot.id: lot for lot in db.session.scalars(
-        select(Lot).where(Lot.id.in_(distances)).options(selectinload(Lot.farm)))}
+        select(Lot).where(Lot.id.in_([rows[i][0] for i in window])).options(selectinload(Lot.farm)))}
     items = []
-    for row, d in window:
-        lot = loaded[row.id]
-        lot.distance_km = round(d, 2)
+    for i in window:
+        lot = loaded[rows[i][0]]
+        lot.distance_km = round(float(distances[i]), 2)
         items.append(lot)
-    return LotsPage(items, len(hits))
+    return LotsPage(items, len(inside))
+
+
+# Columns read, beyond id and position, to order lots near a point; the id breaks ties.
+_NEAR_ORDER = {"distance": (), "price": (Lot.price_cents,), "ending": (Lot.available_until,),
+               "recent": (Lot.created_at,)}
+
+
+def _near_key(sort: str, row) -> tuple:
+    if sort == "recent":
+        return -row[3].timestamp(), -row[0]
+    return row[3], row[0]

@@ -3,8 +3,10 @@
 Stock never oversells: a hold takes its quantity in one conditional UPDATE of the lot (the database
 checks and subtracts atomically), and every state that ends a hold gives the quantity back the same way.
 State changes are compare-and-set on the status the caller saw, so two people acting at once cannot
-both win. Rows are always locked lot first, then reservations, then the feed counter (events are
-recorded last): transactions that touch the same rows queue instead of deadlocking on PostgreSQL.
+both win. Existing rows are always locked lot first, then reservations, then the report rollup, then the
+feed counter (events are numbered just before the commit): transactions that touch the same rows queue
+instead of deadlocking on PostgreSQL. A new reservation's own rows, written before its lot is locked, are
+seen by nobody else until the commit.
 
 What closes a hold without anybody acting:
 - a pending hold not confirmed within HOLD_MINUTES (or by the end of the lot's window) expires;
@@ -36,6 +38,7 @@ from exchange.geo.distance import distance_km
 from exchange.models import Farm, Lot, LotStatus, Reservation, ReservationTransition, StockMovement, User
 from exchange.models.reservations import FINAL_STATUSES, ReservationStatus
 from exchange.models.types import to_quantity, utcnow
+from exchange.reports import rollup
 
 # No 0/O, 1/I/L: a code read aloud or typed from a phone screen in the sun must not be misread.
 PICKUP_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -252,8 +255,8 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
                 if trader.base_lat is not None and trader.base_lon is not None else None)
 
     # Everything that does not decide is written before the conditional update, so that the lot's row stays
-    # locked only for that update, the feed counter and the commit: on a contended lot, the next trader waits
-    # that long. The hold is invisible to others until the commit, which it shares with the stock it takes.
+    # locked only for that update, the rollup, the feed numbers and the commit: on a contended lot, the next
+    # trader waits that long. The hold is invisible to others until the commit, which it shares with the stock it takes.
     hold = dt.timedelta(minutes=current_app.config["HOLD_MINUTES"])
     seen = (lot.price_cents, lot.available_until)  # `lot` is refreshed in place by the update's answer
     reservation = Reservation(lot_id=lot_id, trader_id=trader.id, quantity=quantity, price_cents=lot.price_cents,
@@ -297,6 +300,8 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
         reservation.price_cents = taken.price_cents
         reservation.hold_expires_at = min(now + hold, taken.available_until)
 
+    # The rollup's rows are locked after the lot's, as in every other transaction (lot, reservations, rollup, counter).
+    rollup.reserved(reservation)
     publish.lot_event(taken, "sold_out" if taken.status == LotStatus.sold_out.value else "reserved")
     publish.reservation_event(reservation, "created")
     _commit_and_keep()
@@ -353,6 +358,7 @@ def _move(reservation: Reservation, action: str, actor_id: int | None, now: dt.d
     if not done:
         return False
     db.session.refresh(reservation)
+    rollup.moved(reservation, seen)
     db.session.add(ReservationTransition(reservation_id=reservation.id, from_status=seen, to_status=move.to,
                                          actor_id=actor_id, at=now))
     if move.ends_hold:
@@ -507,8 +513,10 @@ def mark_no_shows(now: dt.datetime | None = None, *, batch: int = 500) -> int:
 def release_pending_holds(lot: Lot, action: str, actor_id: int | None, now: dt.datetime) -> list[Reservation]:
     """End every pending hold of a lot being closed or withdrawn; the caller holds the lot's lock and publishes."""
     db.session.flush()
+    # Locked all at once, before the first move locks the lot's report totals: a confirmation racing us holds its
+    # reservation, then wants those totals; taking them first and its reservation next would deadlock.
     pending = db.session.scalars(select(Reservation).where(Reservation.lot_id == lot.id, Reservation.status == PENDING)
-                                 .order_by(Reservation.id)).all()
+                                 .order_by(Reservation.id).with_for_update()).all()
     released = [reservation for reservation in pending if _move(reservation, action, actor_id, now)]
     if released:
         db.session.refresh(lot)

@@ -165,7 +165,24 @@ def _catch_up(app: Flask, sid: str, user_id: int, since: int) -> None:
         manager.send_to(sid, "ready", {"last_seq": last})
 
 
+def tell_gap(app: Flask, since: int) -> None:
+    """After the message queue was lost and found again: every connection of this process may have missed
+    events of other processes after `since`; send them `resync` so they reload (or resume from `since`)."""
+    manager = socketio.server.manager
+    try:
+        with app.app_context():
+            through = last_seq()
+    except Exception:  # noqa: BLE001 - still tell them, with what we know
+        log.exception("feed: reading the last seq failed")
+        through = since
+    for sid, _ in list(manager.get_participants(NAMESPACE, None)):
+        manager.send_to(sid, "resync", {"since": since, "last_seq": through})
+
+
 def install(app: Flask) -> None:
     """Make this app deliver feed events, with its own watch registry (built on first use)."""
     app.extensions[REGISTRY_KEY] = WatchRegistry()
     app.extensions[publish.DELIVERY_KEY] = deliver
+    manager = socketio.server.manager
+    if hasattr(manager, "on_resubscribed"):
+        manager.on_resubscribed = lambda since: tell_gap(app, since)

@@ -16,13 +16,20 @@ a CLI), reaches the sockets of every process.
 """
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import redis
 import socketio
 from engineio import packet as eio_packet
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from socketio import packet
+
+log = logging.getLogger(__name__)
 
 NAMESPACE = "/feed"
 FEED_EVENTS = frozenset({"lot", "reservation"})
@@ -159,11 +166,75 @@ class FeedManager(_FeedDelivery, socketio.Manager):
 
 
 class FeedRedisManager(_FeedDelivery, socketio.RedisManager):
-    """Manager over Redis pub/sub: every process delivers to its own sockets, any process may emit."""
+    """Manager over Redis pub/sub: every process delivers to its own sockets, any process may emit.
+
+    When Redis goes away, an emit is still delivered to this process's own sockets (python-socketio
+    delivers locally before publishing, and a failed publish is logged, not raised), so requests
+    carry on. Events from other processes are lost to this process's clients until it subscribes
+    again; then `on_resubscribed(since)` tells them (see delivery.tell_gap).
+    """
+
+    RETRY_MAX_S = 5.0  # python-socketio's own listener waits up to 60 s between attempts
+    PUBLISH_TIMEOUT_S = 1.0  # a request that emits never waits longer on a Redis that does not answer
+    PUBLISH_PAUSE_S = 2.0  # after a failed publish, the next ones in this stretch are skipped, not tried
 
     def __init__(self, url: str, channel: str, write_only: bool = False) -> None:
         super().__init__(url, channel=channel, write_only=write_only)
         self.gate = FeedGate()
+        self.on_resubscribed: Callable[[int], None] | None = None
+        self._publisher = None
+        self._publish_paused_until = 0.0
+        # The highest seq known to have gone through Redis: published from here, or heard from another process.
+        self.last_shared_seq = 0
+
+    def _publish(self, data) -> None:
+        """Publish to the other processes, or give up fast: the emitting request must not wait on Redis.
+
+        python-socketio's own publish shares the listener's client (redis-py's 5 s timeouts) and tries
+        twice: 10 s per emit against an unreachable Redis. Here: one try, a short timeout, and a pause
+        after a failure. What is not published is still in the event log, and the resync after the
+        outage (see `_redis_listen_with_retries`) points clients to it.
+        """
+        if time.monotonic() < self._publish_paused_until:
+            return
+        try:
+            if self._publisher is None:
+                self._publisher = redis.Redis.from_url(self.redis_url, socket_timeout=self.PUBLISH_TIMEOUT_S,
+                                                       socket_connect_timeout=self.PUBLISH_TIMEOUT_S,
+                                                       retry=Retry(NoBackoff(), 0))
+            self._publisher.publish(self.channel, self.json.dumps(data))
+            self._shared(data)
+        except Exception as exc:  # noqa: BLE001 - the request goes on; see the docstring
+            self._publish_paused_until = time.monotonic() + self.PUBLISH_PAUSE_S
+            log.error("feed: cannot publish to Redis (%s); other processes miss this event", exc)
+
+    def _shared(self, message: dict) -> None:
+        data = message.get("data")
+        data = data[0] if isinstance(data, list) and data else data
+        if message.get("method") == "emit" and isinstance(data, dict) and isinstance(data.get("seq"), int):
+            self.last_shared_seq = max(self.last_shared_seq, data["seq"])
+
+    def _redis_listen_with_retries(self):
+        """Subscribe and listen, again and again; after a break, report from which seq events may have been missed."""
+        retry_sleep = 0.5
+        lost_at: int | None = None
+        while True:
+            try:
+                self._redis_connect()
+                self.pubsub.subscribe(self.channel)
+                if lost_at is not None:
+                    log.warning("feed: subscribed to Redis again; events after seq %s may have been missed", lost_at)
+                    if self.on_resubscribed is not None:
+                        self.on_resubscribed(lost_at)
+                    lost_at = None
+                retry_sleep = 0.5
+                yield from self.pubsub.listen()
+            except Exception as exc:  # noqa: BLE001 - whatever broke, the answer is to subscribe again
+                if lost_at is None:
+                    lost_at = self.last_shared_seq
+                log.error("feed: no messages from Redis (%s); retrying in %s s", exc, retry_sleep)
+                time.sleep(retry_sleep)
+                retry_sleep = min(retry_sleep * 2, self.RETRY_MAX_S)
 
     def _handle_emit(self, message):
         data = message.get("data")
@@ -171,6 +242,8 @@ class FeedRedisManager(_FeedDelivery, socketio.RedisManager):
             data = data[0]
         if (not message.get("callback") and not message.get("binary")
                 and self._is_feed_event(message.get("event"), data, message.get("namespace"))):
+            if message.get("host_id") != self.host_id:
+                self._shared(message)
             return self._deliver(message["event"], data, message["namespace"], message.get("room"),
                                  message.get("skip_sid"))
         return super()._handle_emit(message)

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from decimal import Decimal
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from exchange.extensions import db
 from exchange.models.accounts import User
 from exchange.models.lots import Lot
 from exchange.models.reservations import Reservation
-from exchange.models.types import UTCDateTime, utcnow
+from exchange.models.types import Quantity, UTCDateTime, utcnow
 
 
 class ReportSnapshot(db.Model):
@@ -46,3 +48,57 @@ Index("ix_reservations_report", Reservation.lot_id, Reservation.status, Reservat
       Reservation.quantity, Reservation.price_cents, Reservation.distance_km)
 # The lots posted in a period, with what the summary groups and sums, without reading the table.
 Index("ix_lots_report", Lot.created_at, Lot.farm_id, Lot.unit, Lot.category, Lot.quantity_offered)
+
+
+# The report rollup (docs/reports.md, exchange/reports/rollup.py): what the summary would otherwise
+# re-read from every reservation, kept by the reservation services in the transaction that changes it.
+
+def _count():
+    return mapped_column(Integer, default=0, server_default="0")
+
+
+class ReportLotTotals(db.Model):
+    """One lot's reservations summed: how many are in each state, and the quantities, value and trips."""
+
+    __tablename__ = "report_lot_totals"
+
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="CASCADE"), primary_key=True)
+    pending: Mapped[int] = _count()
+    confirmed: Mapped[int] = _count()
+    collected: Mapped[int] = _count()
+    declined: Mapped[int] = _count()
+    cancelled: Mapped[int] = _count()
+    expired: Mapped[int] = _count()
+    no_show: Mapped[int] = _count()
+    # Still taken from the lot (pending, confirmed, collected), as in the stock invariant.
+    quantity_reserved: Mapped[Decimal] = mapped_column(Quantity, default=0, server_default="0")
+    quantity_collected: Mapped[Decimal] = mapped_column(Quantity, default=0, server_default="0")
+    # Σ quantity × unit price of collected reservations, in thousandths of a cent: exact.
+    value_millicents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Collected reservations whose trader has a base: the trips, their metres and what they carried.
+    trips: Mapped[int] = _count()
+    distance_m: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    quantity_travelled: Mapped[Decimal] = mapped_column(Quantity, default=0, server_default="0")
+
+
+class ReportLotTrader(db.Model):
+    """A trader who reserved on a lot, with the lot's report keys copied so that counting traders reads no lot."""
+
+    __tablename__ = "report_lot_traders"
+
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="CASCADE"), primary_key=True)
+    trader_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    reservations: Mapped[int] = mapped_column(Integer)
+    # The lot's keys as the summary computes them: posting instant, Paris month, farm's department
+    # and commune (INSEE), category, product (trimmed, lower case). Kept by rollup.relabel_* on edits.
+    posted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    month: Mapped[str] = mapped_column(String(7))
+    department: Mapped[str] = mapped_column(String(3))
+    commune: Mapped[str] = mapped_column(String(5))
+    category: Mapped[str] = mapped_column(String(16))
+    product: Mapped[str] = mapped_column(String(120))
+
+
+# The pairs of a period (and territory), with every key, read from the index alone.
+Index("ix_report_lot_traders_scope", ReportLotTrader.posted_at, ReportLotTrader.department, ReportLotTrader.month,
+      ReportLotTrader.category, ReportLotTrader.commune, ReportLotTrader.product, ReportLotTrader.trader_id)

@@ -23,6 +23,13 @@ def product_key(dialect: str) -> ColumnElement:
     return func.unicode_lower(trimmed) if dialect == "sqlite" else func.lower(trimmed)
 
 
+def paris_month(column, dialect: str) -> ColumnElement:
+    """The Europe/Paris month ("2025-03") of a UTC timestamp, for any instant (SQLite: a registered function)."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("Europe/Paris", column), "YYYY-MM")
+    return func.paris_month(column)
+
+
 def month_of(column, dialect: str, period: Period) -> ColumnElement:
     """The Europe/Paris month ("2025-03") of a UTC timestamp within the period.
 
@@ -31,7 +38,7 @@ def month_of(column, dialect: str, period: Period) -> ColumnElement:
     step: at most six comparisons per row for the 37 months of the longest period.
     """
     if dialect == "postgresql":
-        return func.to_char(func.timezone("Europe/Paris", column), "YYYY-MM")
+        return paris_month(column, dialect)
 
     def bisect(months):
         if len(months) == 1:

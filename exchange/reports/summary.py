@@ -5,8 +5,9 @@ Everything that happens to a lot belongs to the day it was posted (Europe/Paris)
 offered, and a month, once settled, does not change.
 
 One SQL statement does the work, whatever the grouping (see `_statement`): its branches read the
-lots in scope, with their keys computed once, and their reservations, and answer every level the
-report shows (cell = keys × unit, group, unit, total), distinct producers and traders exact at each.
+lots in scope, with their keys computed once and their reservations' totals from the report rollup
+(rollup.py), and the (lot, trader) pairs of the rollup, never a reservation; they answer every level
+the report shows (cell = keys × unit, group, unit, total), distinct producers and traders exact at each.
 Python only assembles the few hundred resulting cells and masks them (masking.py).
 """
 from __future__ import annotations
@@ -14,15 +15,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, String, Table, and_, case, cast, func,
-                        literal, null, select, text, type_coerce, union_all)
+from sqlalchemy import (BigInteger, Column, Index, Integer, MetaData, String, Table, cast, func, literal, null, select,
+                        text, type_coerce, union_all)
 
 from exchange.extensions import db
-from exchange.models import UNITS, Farm, Lot, Reservation
-from exchange.models.reservations import HOLDING_STATUSES
+from exchange.models import UNITS, Farm, Lot
 from exchange.models.types import QUANTITY_SCALE
 from exchange.reports.dimensions import DIMENSIONS, LABELS, key_columns
 from exchange.reports.masking import protect
+from exchange.reports.rollup import TOTALS, TRADERS
 from exchange.reports.scope import Scope
 
 STATES = ("collected", "declined", "cancelled", "expired", "no_show", "pending", "confirmed")
@@ -57,47 +58,44 @@ def dialect_name() -> str:
     return db.session.get_bind().dialect.name
 
 
-def _reservation_sums(reservations) -> dict:
-    """Per-lot sums of its reservations: quantities in thousandths, value in thousandths of a cent."""
-    r = reservations
-    q = thousandths(r.quantity)
-    collected = r.status == "collected"
-    travelled = and_(collected, r.distance_km.is_not(None))
-
-    def total(condition, value=1):
-        return func.sum(case((condition, value), else_=0))
-
-    return {
-        "reserved": total(r.status.in_(HOLDING_STATUSES), q),
-        "collected_q": total(collected, q),
-        "value_millicents": total(collected, q * r.price_cents),
-        "distance_km": total(travelled, r.distance_km),
-        "trips": total(travelled),
-        "travelled_q": total(travelled, q),
-        **{state: total(r.status == state) for state in STATES},
-    }
+# What the rollup sums per lot (rollup.py), under the names the statement gives them.
+ROLLUP_SUMS = {"reserved": "quantity_reserved", "collected_q": "quantity_collected",
+               "value_millicents": "value_millicents", "distance_m": "distance_m", "trips": "trips",
+               "travelled_q": "quantity_travelled", **{state: state for state in STATES}}
+SUMS = tuple(ROLLUP_SUMS)
 
 
-SUMS = tuple(_reservation_sums(Reservation))
-
-
-def lots_in_scope_select(scope: Scope, dims: tuple[str, ...], dialect: str):
-    """The lots in scope with their keys computed once: what every other part of the report reads."""
+def lots_in_scope_select(scope: Scope, dims: tuple[str, ...], dialect: str, with_totals: bool = True):
+    """The lots in scope with their keys computed once (and their reservations' totals): what the lot branches read."""
     keys = key_columns_for(dims, dialect, scope)
-    return scoped(select(Lot.id, *keys, Lot.unit, Farm.owner_id, thousandths(Lot.quantity_offered).label("offered"))
-                  .join(Farm, Farm.id == Lot.farm_id), scope)
+    stmt = select(Lot.id, *keys, Lot.unit, Farm.owner_id, thousandths(Lot.quantity_offered).label("offered"))
+    stmt = stmt.join(Farm, Farm.id == Lot.farm_id)
+    if with_totals:
+        stmt = stmt.add_columns(*_totals_of(TOTALS.c)).outerjoin(TOTALS, TOTALS.c.lot_id == Lot.id)
+    return scoped(stmt, scope)
 
 
-def _statement(lots, dims: tuple[str, ...], dialect: str):
+def _totals_of(columns) -> list:
+    return [thousandths(columns[column]).label(name) for name, column in ROLLUP_SUMS.items()]
+
+
+def traders_in_scope(scope: Scope):
+    """The (lot, trader) pairs of the lots in scope, by the keys copied onto them: no lot is read."""
+    pairs = TRADERS
+    stmt = select(pairs).where(pairs.c.posted_at >= scope.period.start, pairs.c.posted_at < scope.period.end)
+    if scope.departments is not None:
+        stmt = stmt.where(pairs.c.department.in_(scope.departments))
+    return stmt
+
+
+def _statement(lots, pairs, dims: tuple[str, ...], dialect: str):
     """Every level of the report in one statement (branches tagged by `level`).
 
-    `lots` is the lots in scope: a CTE on PostgreSQL; on SQLite a temporary table keyed by lot id,
-    which SQLite joins a million reservations to far faster than to a materialized CTE. The two
-    engines also want distinct counts and sums in different shapes:
-    - PostgreSQL hashes: distinct people are counted over a hashed SELECT DISTINCT, reservations are
-      hash-joined to the lots once for the sums and once for the (group, trader) pairs;
-    - SQLite sorts: COUNT(DISTINCT) is its cheapest form, and reservations are first summed per lot
-      in a streaming scan of the covering index ix_reservations_report (no sort), then joined.
+    `lots` is the lots in scope with their totals: a CTE on PostgreSQL; on SQLite a temporary table
+    indexed by cell, so that every grouping over it streams in order instead of sorting. `pairs` is
+    the (lot, trader) pairs in scope (a CTE), the only source of distinct traders. The engines want
+    distinct counts in different shapes: PostgreSQL hashes (count(*) over a hashed SELECT DISTINCT),
+    SQLite sorts (COUNT(DISTINCT) is its cheapest form).
     """
     lk = lots.c
     labels = [LABELS[d] for d in dims if d in LABELS]
@@ -107,54 +105,46 @@ def _statement(lots, dims: tuple[str, ...], dialect: str):
 
     def empty(name: str):
         """A typed NULL: PostgreSQL resolves UNION column types pairwise and would take bare NULLs for text."""
-        return cast(null(), String if name in texts else Float if name == "distance_km" else BigInteger)
+        return cast(null(), String if name in texts else BigInteger)
 
     def branch(level: str, source, group_by: list, **values):
         columns = [literal(level, String) if name == "level" else values.get(name, empty(name)) for name in names]
         stmt = select(*[column.label(name) for column, name in zip(columns, names)]).select_from(source)
-        if not postgresql and group_by and group_by[0] is not lk.unit:
+        if not postgresql and (source is lots or source is with_totals) and group_by and group_by[0] is not lk.unit:
             stmt = stmt.with_hint(lots, f"INDEXED BY {SQLITE_KEYS_INDEX}", dialect_name="sqlite")
         return stmt.group_by(*group_by) if group_by else stmt
 
     def people(level: str, source, keys: dict, who):
         """Distinct producers or traders per combination of `keys` (none: overall)."""
         if postgresql:
-            pairs = select(*[c.label(n) for n, c in keys.items()], who.label("who")).select_from(source).distinct()
-            pairs = pairs.subquery()
-            by = {n: pairs.c[n] for n in keys}
-            return branch(level, pairs, list(by.values()), **by, people=func.count())
+            distinct = select(*[c.label(n) for n, c in keys.items()], who.label("who")).select_from(source).distinct()
+            distinct = distinct.subquery()
+            by = {n: distinct.c[n] for n in keys}
+            return branch(level, distinct, list(by.values()), **by, people=func.count())
         return branch(level, source, list(keys.values()), **keys, people=func.count(func.distinct(who)))
 
     keys = {d: lk[d] for d in dims}
     cell = keys | {"unit": lk.unit}
-    per_cell = {"lots": func.count(), "offered": func.sum(lk.offered)} | {n: func.min(lk[n]) for n in labels}
+    if postgresql:  # the CTE carries each lot's totals
+        with_totals, totals = lots, {name: lk[name] for name in SUMS}
+    else:  # sought by lot id as the walk in cell order reaches each lot: the TEMP table stays narrow
+        with_totals = lots.outerjoin(TOTALS, TOTALS.c.lot_id == lk.id)
+        totals = {column.name: column for column in _totals_of(TOTALS.c)}
+    per_cell = ({"lots": func.count(), "offered": func.sum(lk.offered)} | {n: func.min(lk[n]) for n in labels}
+                | {name: func.sum(column) for name, column in totals.items()})
     if postgresql:
-        with_reservations = lots.join(Reservation.__table__, Reservation.lot_id == lk.id)
-        # The (group, trader) pairs, hashed once, give the distinct traders per group and overall.
-        pairs = (select(*[c.label(n) for n, c in keys.items()], Reservation.trader_id).select_from(with_reservations)
-                 .distinct().cte("group_traders"))
-        lot_branches = [
-            branch("lots", lots, list(cell.values()), **cell, **per_cell),
-            people("producers_cell", lots, cell, lk.owner_id),
-            branch("sums", with_reservations, list(cell.values()), **cell, **_reservation_sums(Reservation)),
-        ]
-        by_group = [pairs.c[d] for d in dims]
-        trader_branches = [branch("traders_group", pairs, by_group, **{d: pairs.c[d] for d in dims},
-                                  people=func.count()),
-                           people("traders_total", pairs, {}, pairs.c.trader_id)]
+        lot_branches = [branch("lots", lots, list(cell.values()), **cell, **per_cell),
+                        people("producers_cell", lots, cell, lk.owner_id)]
     else:
-        # Walk the lots in cell order (INDEXED BY the keys index) and, for each, seek its reservations in
-        # ix_reservations_report: groups come out in order, so nothing is sorted. `id + 0` stops SQLite
-        # from turning the join round (a million rowid lookups into the lots, then a sort).
-        ordered = lots.join(Reservation.__table__, (lk.id + 0) == Reservation.lot_id)
-        with_reservations = lots.join(Reservation.__table__, Reservation.lot_id == lk.id)  # free to scan the index
-        lot_branches = [
-            branch("lots", lots, list(cell.values()), **cell, **per_cell,
-                   people=func.count(func.distinct(lk.owner_id))),
-            branch("sums", ordered, list(cell.values()), **cell, **_reservation_sums(Reservation)),
-        ]
-        trader_branches = [people("traders_group", ordered, keys, Reservation.trader_id),
-                           people("traders_total", with_reservations, {}, Reservation.trader_id)]
+        lot_branches = [branch("lots", with_totals, list(cell.values()), **cell, **per_cell,
+                               people=func.count(func.distinct(lk.owner_id)))]
+    # The distinct (group, trader) pairs, made once (hashed by PostgreSQL, an ephemeral index in SQLite, which
+    # materializes a CTE read twice), give the distinct traders per group and overall: on SQLite too this beats
+    # two COUNT(DISTINCT) passes over every pair in scope.
+    distinct = select(*[pairs.c[d] for d in dims], pairs.c.trader_id).distinct().cte("group_traders")
+    trader_branches = [branch("traders_group", distinct, [distinct.c[d] for d in dims],
+                              **{d: distinct.c[d] for d in dims}, people=func.count()),
+                       people("traders_total", distinct, {}, distinct.c.trader_id)]
     return union_all(
         *lot_branches,
         people("producers_group", lots, keys, lk.owner_id),
@@ -178,11 +168,12 @@ def _sqlite_lots_table(dims: tuple[str, ...]) -> Table:
 
 def _report_rows(scope: Scope, dims: tuple[str, ...]) -> list:
     dialect = dialect_name()
-    source = lots_in_scope_select(scope, dims, dialect)
+    source = lots_in_scope_select(scope, dims, dialect, with_totals=dialect != "sqlite")
+    pairs = traders_in_scope(scope).subquery("traders_in_scope")
     if dialect != "sqlite":
         if dialect == "postgresql":
             tune_postgresql()
-        return db.session.execute(_statement(source.cte("lots_in_scope"), dims, dialect)).mappings().all()
+        return db.session.execute(_statement(source.cte("lots_in_scope"), pairs, dims, dialect)).mappings().all()
     connection = db.session.connection()
     table = _sqlite_lots_table(dims)
     table.drop(connection, checkfirst=True)
@@ -191,7 +182,7 @@ def _report_rows(scope: Scope, dims: tuple[str, ...]) -> list:
         connection.execute(table.insert().from_select([c.name for c in source.selected_columns], source))
         # Built once the rows are in: one sort, rather than 200,000 inserts at random places.
         Index(SQLITE_KEYS_INDEX, *[table.c[d] for d in dims], table.c.unit, table.c.owner_id).create(connection)
-        return connection.execute(_statement(table, dims, dialect)).mappings().all()
+        return connection.execute(_statement(table, pairs, dims, dialect)).mappings().all()
     finally:
         table.drop(connection)
 
@@ -223,8 +214,8 @@ def summary(scope: Scope, group_by: tuple[str, ...] = ("category",), min_produce
         group = group_of(row)
         cell = _cell_of(group, row["unit"])
         unit_total = units_total.setdefault(row["unit"], _new_cell())
-        figures = {name: int(row[name] or 0) for name in SUMS if name != "distance_km"}
-        figures["distance_km"] = float(row["distance_km"] or 0)  # PostgreSQL sums integers as numeric
+        figures = {name: int(row[name] or 0) for name in SUMS}  # PostgreSQL sums integers as numeric
+        figures["distance_km"] = figures.pop("distance_m") / 1000
         for target in (group, total):
             for name in ("value_millicents", "distance_km", "trips", *STATES):
                 target[name] += figures[name]
@@ -241,10 +232,8 @@ def summary(scope: Scope, group_by: tuple[str, ...] = ("category",), min_produce
             cell.update(lots=int(row["lots"]), offered=int(row["offered"]))
             group["lots"] += int(row["lots"])
             total["lots"] += int(row["lots"])
-            if row["people"] is not None:  # SQLite counts producers and sums reservations in this branch
+            if row["people"] is not None:  # SQLite counts producers in this branch
                 cell["producers"] = row["people"]
-                add_sums(row)
-        elif level == "sums":
             add_sums(row)
         elif level == "producers_cell":
             _cell_of(group_of(row), row["unit"])["producers"] = row["people"]

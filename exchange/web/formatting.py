@@ -13,7 +13,8 @@ from exchange.web import labels
 # Dates as 26/11/2026 in French; English readers get the month spelled out, which no one misreads.
 _DATE = {"fr": "dd/MM/yyyy", "en": "d MMM yyyy"}
 _DATETIME = {"fr": "dd/MM/yyyy 'à' HH:mm", "en": "d MMM yyyy, HH:mm"}
-_DAY_TIME = {"fr": "EEE d MMM, HH:mm", "en": "EEE d MMM, HH:mm"}
+# Near dates keep their weekday, which is what people plan by: « sam. 28/11 à 20:29 », "Sat 28 Nov, 20:29".
+_DAY_TIME = {"fr": "EEE dd/MM 'à' HH:mm", "en": "EEE d MMM, HH:mm"}
 
 
 def _language() -> str:
@@ -75,7 +76,7 @@ def datetime(value: dt.datetime | None) -> str:
 
 
 def day_time(value: dt.datetime | None) -> str:
-    """Short weekday, day, month and time, e.g. « jeu. 26 nov., 14:05 »."""
+    """Short weekday, day, month and time, e.g. « jeu. 26/11 à 14:05 » (static/js/carreau.js `when` matches it)."""
     return format_datetime(value, _DAY_TIME[_language()]) if value is not None else ""
 
 

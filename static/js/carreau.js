@@ -82,10 +82,18 @@
   }
   function unitPrice(cents, unit) { return money(cents) + "\u00a0/\u00a0" + (unitNames[unit] || unit); }
 
+  // As the server's day_time filter: « sam. 28/11 à 20:29 », "Sat 28 Nov, 20:29" (Paris time).
   var dayTime = new Intl.DateTimeFormat(intlLocale, {
-    weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone: "Europe/Paris"
+    weekday: "short", day: lang === "en" ? "numeric" : "2-digit", month: lang === "en" ? "short" : "2-digit",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "Europe/Paris"
   });
-  function when(iso) { return iso ? dayTime.format(new Date(iso)) : ""; }
+  function when(iso) {
+    if (!iso) return "";
+    var p = {};
+    dayTime.formatToParts(new Date(iso)).forEach(function (part) { p[part.type] = part.value; });
+    return lang === "en" ? p.weekday + " " + p.day + " " + p.month + ", " + p.hour + ":" + p.minute
+      : p.weekday + " " + p.day + "/" + p.month + " à " + p.hour + ":" + p.minute;
+  }
 
   function announce(message) {
     var node = document.getElementById("announcer");

@@ -6,8 +6,9 @@ from sqlalchemy import func, select
 
 from exchange.demo.history import add_history
 from exchange.domain.integrity import check_integrity
+from exchange.reports import rollup
 from exchange.domain.pickup import is_open
-from exchange.models import Lot, Reservation, ReservationTransition, StockMovement
+from exchange.models import Lot, ReportLotTotals, Reservation, ReservationTransition, StockMovement
 
 NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
 
@@ -47,6 +48,9 @@ def test_history_has_every_final_state_in_season_and_adds_up(make_user, make_far
     assert db.session.scalar(select(func.count()).select_from(StockMovement)
                              .where(StockMovement.reason == "reserved")) == len(reservations)
     assert check_integrity() == []
+    # Written in bulk, yet the report rollup counts every reservation as the services would have.
+    assert rollup.differences() == []
+    assert db.session.scalar(select(func.sum(ReportLotTotals.collected))) == made["by_status"]["collected"]
 
     # Deterministic: the same farms, traders and clock give the same history again.
     assert add_history(farms, traders, now=NOW) == made

@@ -102,6 +102,28 @@ def test_lots_near_a_point_with_distance_nearest_first(client, login_as, make_us
     assert figeac.id not in [lot["id"] for lot in r.json]
 
 
+def test_lots_near_a_point_in_every_order_and_page(client, login_as, make_user, make_farm, make_lot):
+    producer = make_user("producer")
+    near = make_farm(producer, postcode="46000", lat=44.4475, lon=1.4419)
+    further = make_farm(producer, postcode="46090", commune="Pradines", lat=44.52, lon=1.50)  # ~ 9 km
+    a = make_lot(near, product="A", price_cents=300)
+    b = make_lot(further, product="B", price_cents=100)
+    c = make_lot(near, product="C", price_cents=200)
+    _, trader = login_as("trader")
+
+    def ids(**query):
+        r = client.get(f"{API}/lots", query_string={"lat": 44.4475, "lon": 1.4419, "radius_km": 20} | query,
+                       headers=trader)
+        assert r.status_code == 200, r.json
+        return [lot["id"] for lot in r.json]
+
+    assert ids() == [a.id, c.id, b.id]  # same farm: the older id first
+    assert ids(sort="price") == [b.id, c.id, a.id]
+    assert ids(sort="recent") == [c.id, b.id, a.id]
+    assert ids(page_size=2, page=2) == [b.id]
+    assert ids(category="eggs") == []
+
+
 def test_filters_and_pagination(client, login_as, make_user, make_farm, make_lot):
     farm = make_farm(make_user("producer"))
     make_lot(farm, product="Pommes Reinette", category="fruits", price_cents=150, labels=["organic"])

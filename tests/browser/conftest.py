@@ -1,4 +1,5 @@
-"""Browser tests: the real server in a subprocess (temporary database) and Debian's Chromium driven by Playwright.
+"""Browser tests: the real server in a subprocess (tests/live_server.py, on a temporary database) and Debian's
+Chromium driven by Playwright.
 
 Never `playwright install`: the browser is /usr/bin/chromium (`make test` installs it with apt).
 Each test signs up its own people, so one server serves the whole module.
@@ -6,23 +7,20 @@ Each test signs up its own people, so one server serves the whole module.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.browser.server import ROOT, Server, prepare_database
+from tests.live_server import ROOT, LiveServer, prepare_database
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
 PASSWORD = "browser-test-password"
 PHONE = {"width": 390, "height": 844}
+SMALL_PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
 SCREENSHOTS = ROOT / "tests" / "screenshots"
 
@@ -45,14 +43,14 @@ def chromium():
 def server(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'carreau.sqlite3'}"
     prepare_database(url)
-    with Server(url) as running:
+    with LiveServer(url) as running:
         yield running
 
 
 class Person:
     """Someone using Carreau: an account, an API token for setting the scene, and browser pages of their own."""
 
-    def __init__(self, server: Server, chromium, role: str, **fields):
+    def __init__(self, server: LiveServer, chromium, role: str, **fields):
         self.server = server
         self.chromium = chromium
         self.email = f"{role}-{uuid.uuid4().hex[:10]}@example.org"
@@ -77,10 +75,10 @@ class Person:
         assert r.status_code < 400, (r.status_code, r.text)
         return r.json() if r.content else None
 
-    def page(self, viewport=PHONE, sign_in=True):
+    def page(self, viewport=PHONE, sign_in=True, **context_options):
         """A fresh browser context (its own cookies and storage), signed in through the login form."""
         context = self.chromium.new_context(viewport=viewport, locale="fr-FR", timezone_id="Europe/Paris",
-                                            base_url=self.server.url)
+                                            base_url=self.server.url, **context_options)
         # No network here: map tiles and anything off this machine fail fast, as they would offline.
         context.route(lambda url: not url.startswith(self.server.url), lambda route: route.abort())
         self.contexts.append(context)
@@ -108,11 +106,12 @@ def _tile_noise(text: str) -> bool:
 
 def _expected_not_found(message) -> bool:
     """Refusals the page handles are not problems: an API answer of 4xx (a stock step refused with 409,
-    say, which the page explains), or the 404 of the page we open on purpose to see the not-found page.
-    A missing script, style or image still is."""
+    say, which the page explains), the 404 of the page we open on purpose to see the not-found page, or
+    the 422 of a form page sent back with its errors. A missing script, style or image still is."""
     url = (message.location or {}).get("url", "")
     refused = any(f"status of {code}" in message.text for code in (400, 401, 403, 404, 409, 422, 429))
-    return refused and ("/api/v1/" in url or "/no-such-page" in url)
+    form_errors = "status of 422" in message.text
+    return refused and ("/api/v1/" in url or "/no-such-page" in url or form_errors)
 
 
 @pytest.fixture

@@ -1,12 +1,13 @@
-"""Every main page in Chromium at a phone's 390×844 and a laptop's 1280×800: screenshots for a person to look at
+"""Every main page in Chromium at a phone's 390×844 and a laptop's 1280×800 (and a small phone's 360 px): screenshots
+for a person to look at
 (tests/screenshots/, ignored by git), and the checks a person would make: nothing wider than the screen,
 touch targets of at least 44 px, no script error and no CSP violation in the console."""
 from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import DESKTOP, PHONE, farm_and_lot, screenshot
-from tests.browser.server import Server, prepare_database
+from tests.browser.conftest import DESKTOP, PHONE, SMALL_PHONE, farm_and_lot, screenshot
+from tests.live_server import LiveServer, prepare_database
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -16,7 +17,7 @@ def server(tmp_path_factory):
     """This module's server holds the demo region (a year of history around Cahors): pages as people see them."""
     url = f"sqlite:///{tmp_path_factory.mktemp('look') / 'carreau.sqlite3'}"
     prepare_database(url)
-    running = Server(url)
+    running = LiveServer(url)
     running.cli("seed-demo")
     with running:
         yield running
@@ -25,6 +26,9 @@ def server(tmp_path_factory):
 TARGETS = ("main a.btn, main button:not(.link-button), main input:not([type=hidden]):not([type=checkbox])"
            ":not([type=radio]), main select, main summary, main .chip span, main label.check, .tabbar a, "
            ".site-header button, .site-header summary, .site-header a.btn")
+
+
+VIEWPORTS = pytest.mark.parametrize("viewport", [SMALL_PHONE, PHONE, DESKTOP], ids=["small-phone", "phone", "desktop"])
 
 
 def look(page, path: str, name: str) -> None:
@@ -40,7 +44,7 @@ def look(page, path: str, name: str) -> None:
     assert not small, f"{path}: touch targets under 44 px: {small}"
 
 
-@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@VIEWPORTS
 def test_public_pages(people, viewport):
     visitor = people("trader")
     page = visitor.page(viewport, sign_in=False)
@@ -49,7 +53,7 @@ def test_public_pages(people, viewport):
         look(page, path, name)
 
 
-@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@VIEWPORTS
 def test_producer_pages(people, viewport):
     producer = people("producer", name="Les Jardins de Pradines")
     farm, lot = farm_and_lot(producer, product="Tomates anciennes", quantity=42, price_cents=320, labels=["organic"])
@@ -60,9 +64,18 @@ def test_producer_pages(people, viewport):
                        (f"/producer/lots/new?repeat={lot['id']}", "producer-repeat-lot"),
                        (f"/producer/farms/{farm['id']}", "producer-farm"), ("/account", "producer-account")]:
         look(page, path, name)
+    # The same phone in English, through the switch in the header: the page and its script speak English.
+    page.goto("/producer/lots")
+    page.get_by_role("button", name="EN").click()
+    page.wait_for_url("**/producer/lots")
+    look(page, "/producer/lots", "producer-lots-en")
+    text = page.locator("main").inner_text()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert "My lots" in text and "on sale" in text and "Sold out" in text and "€3.20" in text, text
+    assert not any(french in text for french in ("Mes lots", "en vente", "jusqu'au", "Épuisé")), text
 
 
-@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@VIEWPORTS
 def test_reservation_pages(people, viewport):
     producer = people("producer", name="Ferme des Cèdres")
     _, lot = farm_and_lot(producer, product="Pommes de terre", quantity=200, price_cents=95)
@@ -75,7 +88,7 @@ def test_reservation_pages(people, viewport):
     look(trader.page(viewport), "/trader/reservations", "trader-reservations")
 
 
-@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@VIEWPORTS
 def test_trader_pages(people, viewport):
     producer = people("producer", name="Maraîchage de Capdenac")
     farm_and_lot(producer, product="Courges butternut", quantity=120, price_cents=160, labels=["organic"])
@@ -92,13 +105,31 @@ def test_trader_pages(people, viewport):
     look(page, "/trader/watches", "trader-watches")
 
 
-@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@VIEWPORTS
 def test_chamber_dashboard(people, viewport):
     chamber = people("chamber", name="Chambre d'agriculture du Lot", territory="46,82")
     page = chamber.page(viewport)
     look(page, "/chamber", "chamber-dashboard")
     assert page.locator("canvas[data-chart]").count() == 4  # the demo's year of history is not masked
     assert page.locator(".stat").count() == 6
+
+
+@VIEWPORTS
+def test_first_visits_show_what_to_do(people, viewport):
+    """Empty pages say what to do next: a producer with no farm or lot yet, a trader with no watch."""
+    producer = people("producer")
+    page = producer.page(viewport)
+    look(page, "/producer/lots", "first-visit-farm")  # no farm yet: the farm set-up comes first
+    assert page.url.endswith("/producer/farms/new")
+    producer.api("POST", "/farms", json={"name": "Ferme Neuve", "postcode": "46090", "commune": "Pradines"})
+    for path, name in [("/producer/lots", "empty-producer-lots"), ("/producer/reservations", "empty-producer-reservations")]:
+        look(page, path, name)
+        assert page.locator("main .empty a.btn, main .empty p").count() > 0, f"{path}: an empty page with no guidance"
+    trader = people("trader", base={"postcode": "46000"})
+    page = trader.page(viewport)
+    for path, name in [("/trader/board", "empty-trader-board"), ("/trader/reservations", "empty-trader-reservations")]:
+        look(page, path, name)
+        assert page.locator("main .empty a.btn, main .empty p").count() > 0, f"{path}: an empty page with no guidance"
 
 
 def test_the_api_docs_work_offline(people):

@@ -1,74 +1,32 @@
 """The feed between real processes: a websocket client, a lot posted over HTTP, two servers joined by Redis."""
 from __future__ import annotations
 
-import datetime as dt
+import shutil
 import uuid
 
 import pytest
-import requests
-from sqlalchemy import create_engine, text
 
 from tests.conftest import PG_URL
-from tests.live_server import FeedListener, LiveServer, prepare_database, sign_up
+from tests.live_server import FeedListener, LiveServer, PrivateRedis, fresh_database, post_lot, setup_exchange
 
 pytestmark = pytest.mark.slow
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
 def database_url(tmp_path):
     """A fresh database for the servers: a SQLite file, or a new PostgreSQL database when TEST_DATABASE_URL is set."""
-    if not PG_URL:
-        url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
-        prepare_database(url)
+    with fresh_database(tmp_path, PG_URL) as url:
         yield url
-        return
-    name = f"carreau_live_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = PG_URL.rsplit("/", 1)[0] + "/" + name
-        prepare_database(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
 def redis_url():
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis does not answer at {REDIS_URL} ({exc}); start it to test several server processes")
-    return REDIS_URL
-
-
-def post_lot(url, headers, farm_id, product):
-    until = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).isoformat()
-    answer = requests.post(url + "/api/v1/lots", headers=headers, timeout=30, json={
-        "farm_id": farm_id, "product": product, "category": "vegetables", "unit": "kg", "quantity": 30,
-        "price_cents": 280, "available_until": until})
-    assert answer.status_code == 201, answer.text
-    return answer.json()
-
-
-def setup_exchange(url):
-    """A producer with a farm in Cahors and a trader watching 25 km around Cahors: (producer headers, farm id, trader token, watch id)."""
-    p_headers, _, _ = sign_up(url, "producer")
-    farm = requests.post(url + "/api/v1/farms", headers=p_headers, timeout=30,
-                         json={"name": "Ferme du Causse", "postcode": "46000"})
-    assert farm.status_code == 201, farm.text
-    t_headers, t_token, _ = sign_up(url, "trader", base={"postcode": "46000"})
-    watch = requests.post(url + "/api/v1/watches", headers=t_headers, timeout=30,
-                          json={"radius_km": 25, "categories": ["vegetables"]})
-    assert watch.status_code == 201, watch.text
-    return p_headers, farm.json()["id"], t_token, watch.json()["id"]
+    """A private redis-server for the test (never a shared one)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs the redis-server program to test several server processes")
+    server = PrivateRedis().start()
+    yield server.url
+    server.kill()
 
 
 def test_a_websocket_client_receives_a_lot_posted_over_http(database_url):

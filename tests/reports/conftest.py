@@ -2,7 +2,7 @@
 
 Chamber territory: departments 46 and 82; period January to March 2025 (March is empty).
 Farms are written directly (reports read what the domain services wrote; the data here is
-chosen, not geocoded). Times are UTC; the comments give the Paris day where it matters.
+chosen, not geocoded), and the report rollup is then rebuilt from them as the migration does. Times are UTC; the comments give the Paris day where it matters.
 
     producer  farm  department  commune (INSEE)
     P1        F1    46          Cahors (46042)
@@ -20,6 +20,7 @@ from types import SimpleNamespace
 import pytest
 
 from exchange.models import Farm, Lot, Reservation
+from exchange.reports import rollup
 
 UTC = dt.timezone.utc
 
@@ -98,5 +99,7 @@ def exchange_data(db, make_user):
         db.session.add(Reservation(lot_id=lots[lot].id, trader_id=people[trader].id, quantity=Decimal(quantity),
                                    price_cents=price, status=status, pickup_code="000000", distance_km=distance,
                                    created_at=created_at, closed_at=created_at + dt.timedelta(hours=5)))
+    db.session.flush()
+    rollup.rebuild()  # written directly, so the report rollup is filled as the migration fills it
     db.session.commit()
     return SimpleNamespace(people=people, farms=farms, lots=lots)

@@ -28,6 +28,30 @@ def test_strange_registration_bodies_get_4xx_never_500(client, body):
     assert 400 <= r.status_code < 500 and r.is_json
 
 
+@pytest.mark.parametrize("hops", [0, 1])
+def test_forwarded_addresses_count_only_behind_a_declared_proxy(tmp_path, hops):
+    """Rate limits per address: behind a proxy (PROXY_HOPS=1) each client is counted by its own address;
+    without one, a forged X-Forwarded-For changes nothing."""
+    from tests.conftest import _config
+
+    app = create_app(_config(tmp_path, None, {"PROXY_HOPS": hops, "LOGIN_RATE_LIMIT_ADDRESS": "2 per hour"}))
+    with app.app_context():
+        from exchange.extensions import db
+
+        db.create_all()
+    client = app.test_client()
+
+    def register(n, address):
+        body = {"email": f"p{n}@example.org", "password": "long-enough-pw", "role": "trader", "name": "N"}
+        return client.post(f"{API}/auth/register", json=body,
+                           headers={"X-Forwarded-For": address, "X-Forwarded-Proto": "https"}).status_code
+
+    assert [register(n, "203.0.113.1") for n in range(3)] == [201, 201, 429]
+    assert register(3, "203.0.113.2") == (201 if hops else 429)
+    page = client.get(f"{API}/docs", headers={"X-Forwarded-Proto": "https"})
+    assert ("wss:" in page.headers.get("Content-Security-Policy", "")) == bool(hops)
+
+
 def test_huge_numbers_and_naive_datetimes_name_the_field(client, login_as, make_farm):
     producer, headers = login_as("producer")
     farm = make_farm(producer)

@@ -125,6 +125,19 @@ def test_my_lots_shows_french_money_and_quantities(browser, make_user, make_farm
     assert "1\u202f234,5\u00a0kg" in page
 
 
+def test_my_lots_shows_what_is_on_sale_and_what_reservations_hold(browser, make_user, make_farm, make_lot):
+    from exchange.domain import reservations
+
+    producer = make_user("producer")
+    lot = make_lot(make_farm(producer), unit="bunch", quantity=40)
+    browser.sign_in(producer.email)
+    page = browser.get("/producer/lots").text
+    assert "40\u00a0bottes</span>" in page and "en réservation" not in page
+    reservations.reserve(lot.id, make_user("trader"), Decimal(12))
+    page = browser.get("/producer/lots").text
+    assert "28\u00a0bottes</span>" in page and "12\u00a0bottes en réservation" in page
+
+
 def test_a_producer_without_a_farm_is_sent_to_set_it_up(browser, make_user):
     browser.sign_in(make_user("producer").email)
     assert browser.get("/producer/lots").headers["Location"] == "/producer/farms/new"

@@ -55,8 +55,11 @@ def test_pages_have_no_inline_script_style_or_handlers(browser, make_user, make_
 
 def test_every_static_file_a_page_names_exists(browser, make_user, make_farm, make_lot):
     for response in _pages(browser, make_user, make_farm, make_lot):
-        for url in set(re.findall(r'(?:src|href)="(/static/[^"#?]+)', response.text)):
+        named = set(re.findall(r'(?:src|href)="(/static/[^"#?]+)', response.text))
+        for url in named:
             assert (STATIC / url[len("/static/"):]).is_file(), url
+        # The accessibility checker is vendored for the browser tests, which inject it; no page ships it.
+        assert not [url for url in named if "axe" in url]
 
 
 @pytest.mark.parametrize("asset", ["swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"])
@@ -70,6 +73,6 @@ def test_api_docs_are_served_from_vendored_files(client, asset):
 def test_vendored_libraries_are_recorded_with_their_versions():
     readme = (STATIC / "vendor" / "README.md").read_text()
     for folder, package in [("socket.io", "socket.io-client"), ("leaflet", "leaflet"), ("chartjs", "chart.js"),
-                            ("swagger-ui", "swagger-ui-dist")]:
+                            ("swagger-ui", "swagger-ui-dist"), ("axe-core", "axe-core")]:
         assert f"[{package}]" in readme and (STATIC / "vendor" / folder).is_dir()
     assert (STATIC / "vendor" / "leaflet" / "images" / "marker-icon.png").is_file()

@@ -7,8 +7,9 @@ postgresql+psycopg://postgres@127.0.0.1:5432/postgres, where a throw-away databa
 - concurrent clients (threads with keep-alive connections) POST /lots/{id}/reservations:
   `one lot`: everyone on the same lot, offered less than what is asked (contention, then refusals);
   `many lots`: each request on a random lot among 200 (little contention).
-Figures: requests/s, reservations/s (201s), 409s, any other status, oversell (units held beyond what a
-lot offers, from the database afterwards) and the lots whose stock does not add up (check_integrity).
+Figures: requests/s, reservations/s (201s), 409s, any other status, the server's CPU time per request
+(its processes' user + system time, Linux), the load average, oversell (units held beyond what a lot
+offers, from the database afterwards) and the lots whose stock does not add up (check_integrity).
 """
 from __future__ import annotations
 
@@ -131,6 +132,18 @@ class Server:
         self.stop()
         raise RuntimeError("the server did not answer /healthz within 30 s")
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) used so far by the server and its workers; None where /proc is missing."""
+        try:
+            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+            total = 0
+            for pid in [self.process.pid, *map(int, children)]:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+        except (OSError, ValueError, IndexError):
+            return None
+        return total / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> str:
         self.process.terminate()
         try:
@@ -200,7 +213,12 @@ def _scenario(backend: str, url: str, name: str, lots: list[Decimal], requests: 
     server = Server(url, workers, threads)
     try:
         _load(server.port, tokens, lot_ids, min(200, requests), clients, seed=1)  # warm up every worker
+        cpu_before, load_before = server.cpu_seconds(), os.getloadavg()[0]
         row = _load(server.port, tokens, lot_ids, requests, clients, seed=2)
+        cpu_after = server.cpu_seconds()
+        row["server_cpu_ms_per_request"] = (None if cpu_before is None or cpu_after is None else
+                                            (cpu_after - cpu_before) * 1e3 / requests)
+        row["load_average"] = f"{load_before:.1f}–{os.getloadavg()[0]:.1f}"
     finally:
         log = server.stop()
     over, bad_lots, made = _outcome(url)

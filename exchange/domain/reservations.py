@@ -3,8 +3,10 @@
 Stock never oversells: a hold takes its quantity in one conditional UPDATE of the lot (the database
 checks and subtracts atomically), and every state that ends a hold gives the quantity back the same way.
 State changes are compare-and-set on the status the caller saw, so two people acting at once cannot
-both win. Rows are always locked lot first, then reservations, then the feed counter (events are
-recorded last): transactions that touch the same rows queue instead of deadlocking on PostgreSQL.
+both win. Existing rows are always locked lot first, then reservations, then the report rollup, then the
+feed counter (events are numbered just before the commit): transactions that touch the same rows queue
+instead of deadlocking on PostgreSQL. A new reservation's own rows, written before its lot is locked, are
+seen by nobody else until the commit.
 
 What closes a hold without anybody acting:
 - a pending hold not confirmed within HOLD_MINUTES (or by the end of the lot's window) expires;
@@ -190,9 +192,15 @@ def _replay(existing: Reservation, lot_id: int, quantity: Decimal) -> Reservatio
     return existing
 
 
-def _why_not(lot_id: int, quantity: Decimal, now: dt.datetime) -> DomainError:
-    """The conditional update took nothing: say why, from the lot as it is now."""
-    lot = db.session.get(Lot, lot_id, populate_existing=True)
+def _can_serve(lot: Lot, quantity: Decimal, now: dt.datetime) -> bool:
+    """What the conditional update checks, on a lot as read: whether the update has a chance to take it."""
+    return (lot.status == LotStatus.published.value and lot.available_until > now
+            and lot.quantity_available >= quantity
+            and (lot.min_order is None or lot.min_order <= quantity or lot.quantity_available == quantity))
+
+
+def _why_not(lot: Lot, quantity: Decimal, now: dt.datetime) -> DomainError:
+    """Why this lot, as read, cannot serve the quantity."""
     if lot.status in (LotStatus.withdrawn.value, LotStatus.expired.value) or lot.available_until <= now:
         return Conflict(_l("Ce lot n'est plus proposé."), code="lot_closed")
     available = lot.quantity_available
@@ -202,6 +210,13 @@ def _why_not(lot_id: int, quantity: Decimal, now: dt.datetime) -> DomainError:
                         code="under_min_order", extra={"min_order": float(lot.min_order)})
     return Conflict(_l("Stock insuffisant : il reste %(left)s %(unit)s.", left=_number(available), unit=lot.unit),
                     code="stock_short", extra={"quantity_available": float(available)})
+
+
+def _refuse(lot: Lot, trader: User, quantity: Decimal, idempotency_key: str | None, now: dt.datetime) -> Reservation:
+    """Refuse, unless this key's reservation was committed meanwhile (a retry racing its original): it is the answer."""
+    if idempotency_key is not None and (existing := _by_key(trader.id, idempotency_key)) is not None:
+        return _replay(existing, lot.id, quantity)
+    raise _why_not(lot, quantity, now)
 
 
 def _number(value: Decimal) -> str:
@@ -226,16 +241,44 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
         if existing is not None:
             return _replay(existing, lot_id, quantity)
 
-    # The farm comes with the lot: pickup hours and distance need it, and so does the feed event, which is then
-    # recorded without another query while the lot's row is locked.
+    # The farm comes with the lot: pickup hours and distance need it, and so does the feed event.
     lot = db.session.scalars(select(Lot).options(joinedload(Lot.farm)).where(Lot.id == lot_id)).one_or_none()
     if lot is None:
         raise NotFound(_l("Lot introuvable."))
+    # A refusal may rest on this read (it was true while the request ran); only taking stock must be atomic.
+    if not _can_serve(lot, quantity, now):
+        return _refuse(lot, trader, quantity, idempotency_key, now)
     farm = lot.farm
     if pickup_at is not None:
         _check_pickup(lot, pickup_at, now)
     distance = (round(distance_km(farm.lat, farm.lon, trader.base_lat, trader.base_lon), 2)
                 if trader.base_lat is not None and trader.base_lon is not None else None)
+
+    # Everything that does not decide is written before the conditional update, so that the lot's row stays
+    # locked only for that update, the rollup, the feed numbers and the commit: on a contended lot, the next
+    # trader waits that long. The hold is invisible to others until the commit, which it shares with the stock it takes.
+    hold = dt.timedelta(minutes=current_app.config["HOLD_MINUTES"])
+    seen = (lot.price_cents, lot.available_until)  # `lot` is refreshed in place by the update's answer
+    reservation = Reservation(lot_id=lot_id, trader_id=trader.id, quantity=quantity, price_cents=lot.price_cents,
+                              status=PENDING, pickup_code=new_pickup_code(), pickup_at=pickup_at,
+                              idempotency_key=idempotency_key, distance_km=distance,
+                              hold_expires_at=min(now + hold, lot.available_until), created_at=now, updated_at=now)
+    db.session.add(reservation)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The same key was used at the same time and won: its reservation is the answer, ours never happened.
+        db.session.rollback()
+        if idempotency_key is not None and (existing := _by_key(trader.id, idempotency_key)) is not None:
+            return _replay(existing, lot_id, quantity)
+        raise
+    db.session.add_all([
+        ReservationTransition(reservation_id=reservation.id, from_status=None, to_status=PENDING,
+                              actor_id=trader.id, at=now),
+        StockMovement(lot_id=lot_id, user_id=trader.id, reservation_id=reservation.id, delta_available=-quantity,
+                      reason="reserved", created_at=now),
+    ])
+    db.session.flush()
 
     # The one write that decides: stock, state, window and minimum order are checked by the database itself.
     taken = db.session.scalars(
@@ -250,32 +293,15 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
         .execution_options(synchronize_session=False, populate_existing=True)
     ).one_or_none()
     if taken is None:
-        db.session.rollback()
-        if idempotency_key is not None and (existing := _by_key(trader.id, idempotency_key)) is not None:
-            return _replay(existing, lot_id, quantity)
-        raise _why_not(lot_id, quantity, now)
+        db.session.rollback()  # the hold written above goes with it
+        return _refuse(db.session.get(Lot, lot_id, populate_existing=True), trader, quantity, idempotency_key, now)
+    if (taken.price_cents, taken.available_until) != seen:
+        # Re-priced or re-windowed between the read and the update (rare): the hold follows the lot as taken.
+        reservation.price_cents = taken.price_cents
+        reservation.hold_expires_at = min(now + hold, taken.available_until)
 
-    hold_until = min(now + dt.timedelta(minutes=current_app.config["HOLD_MINUTES"]), taken.available_until)
-    reservation = Reservation(lot_id=lot_id, trader_id=trader.id, quantity=quantity, price_cents=taken.price_cents,
-                              status=PENDING, pickup_code=new_pickup_code(), pickup_at=pickup_at,
-                              idempotency_key=idempotency_key, distance_km=distance, hold_expires_at=hold_until,
-                              created_at=now, updated_at=now)
-    db.session.add(reservation)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        # The same key raced us and won: its reservation is the answer, ours never happened.
-        db.session.rollback()
-        if idempotency_key is not None and (existing := _by_key(trader.id, idempotency_key)) is not None:
-            return _replay(existing, lot_id, quantity)
-        raise
+    # The rollup's rows are locked after the lot's, as in every other transaction (lot, reservations, rollup, counter).
     rollup.reserved(reservation)
-    db.session.add_all([
-        ReservationTransition(reservation_id=reservation.id, from_status=None, to_status=PENDING,
-                              actor_id=trader.id, at=now),
-        StockMovement(lot_id=lot_id, user_id=trader.id, reservation_id=reservation.id, delta_available=-quantity,
-                      reason="reserved", created_at=now),
-    ])
     publish.lot_event(taken, "sold_out" if taken.status == LotStatus.sold_out.value else "reserved")
     publish.reservation_event(reservation, "created")
     _commit_and_keep()

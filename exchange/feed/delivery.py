@@ -70,7 +70,8 @@ def deliver(events: list[dict]) -> None:
     for event in events:
         try:
             if event["kind"] == "lot":
-                matches = registry().match(event["payload"]["lot"], event["type"])
+                matches = registry().match(event["payload"]["lot"], event["type"],
+                                           watch_version=event.get("watch_version"))
                 common = lot_message(event)
                 emit_per_room(socketio, "lot", common, {
                     room_of(uid): {"distance_km": m.distance_km, "watch_ids": list(m.watch_ids)}

@@ -103,9 +103,14 @@ class WatchRegistry:
         self.version: int | None = None  # None: never loaded
         self._lock = threading.Lock()
 
-    def match(self, lot: dict, event_type: str | None = None) -> dict[int, Match]:
-        """The traders whose active watches this lot (a LotOut dict) matches."""
-        self.sync()
+    def match(self, lot: dict, event_type: str | None = None, *, watch_version: int | None = None) -> dict[int, Match]:
+        """The traders whose active watches this lot (a LotOut dict) matches.
+
+        `watch_version`, when known (read in the event's own transaction), spares the query when the
+        index is at least that recent.
+        """
+        if watch_version is None or self.version is None or watch_version > self.version:
+            self.sync()
         return by_trader(self.index.match(facts_of(lot, event_type)))
 
     def sync(self) -> None:

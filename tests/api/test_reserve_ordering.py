@@ -1,0 +1,89 @@
+"""Reserve writes the hold before it takes the stock: a lot changed in between still gets a consistent hold."""
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, update
+
+from exchange.domain import reservations
+from exchange.domain.errors import Conflict
+from exchange.domain.integrity import check_integrity
+from exchange.extensions import db
+from exchange.models import Lot, Reservation
+
+UTC = dt.timezone.utc
+
+
+def test_a_lot_repriced_and_shortened_between_read_and_update_gives_the_hold_its_new_price_and_window(
+        app, login_as, make_farm, make_lot, make_trader):
+    producer, _ = login_as("producer")
+    lot = make_lot(make_farm(producer), quantity=10, price_cents=300)
+    trader = make_trader()
+    soon = dt.datetime.now(UTC).replace(microsecond=0) + dt.timedelta(minutes=10)
+    done = []
+
+    # The producer's change lands right before the conditional update, after the hold was written from the read.
+    session = db.session()
+
+    @event.listens_for(session, "do_orm_execute")
+    def producer_changes_the_lot(state):
+        if state.is_update and state.bind_mapper is Lot.__mapper__ and not done:
+            done.append(True)
+            state.session.execute(update(Lot).where(Lot.id == lot.id)
+                                  .values(price_cents=450, available_until=soon)
+                                  .execution_options(synchronize_session=False))
+
+    try:
+        reservation = reservations.reserve(lot.id, trader, 2)
+    finally:
+        event.remove(session, "do_orm_execute", producer_changes_the_lot)
+    assert done
+    stored = db.session.get(Reservation, reservation.id, populate_existing=True)
+    assert stored.price_cents == 450
+    assert stored.hold_expires_at == soon
+    assert db.session.get(Lot, lot.id, populate_existing=True).quantity_available == Decimal(8)
+    assert check_integrity() == []
+
+
+def test_a_refused_reservation_leaves_no_hold_behind(app, login_as, make_farm, make_lot, make_trader):
+    producer, _ = login_as("producer")
+    lot = make_lot(make_farm(producer), quantity=3)
+    trader = make_trader()
+
+    # Someone takes the stock after our read: the update finds too little, and the hold written before it goes.
+    session, done = db.session(), []
+
+    @event.listens_for(session, "do_orm_execute")
+    def someone_takes_it_first(state):
+        if state.is_update and state.bind_mapper is Lot.__mapper__ and not done:
+            done.append(True)
+            state.session.execute(update(Lot).where(Lot.id == lot.id).values(quantity_available=1)
+                                  .execution_options(synchronize_session=False))
+
+    try:
+        with pytest.raises(Conflict) as refused:
+            reservations.reserve(lot.id, trader, 2)
+    finally:
+        event.remove(session, "do_orm_execute", someone_takes_it_first)
+    assert refused.value.code == "stock_short"
+    assert db.session.query(Reservation).count() == 0
+    assert db.session.get(Lot, lot.id, populate_existing=True).quantity_available == Decimal(3)
+
+
+def test_a_retry_that_finds_the_lot_sold_out_by_its_own_original_answers_the_original(
+        app, login_as, make_farm, make_lot, make_trader, monkeypatch):
+    producer, _ = login_as("producer")
+    lot = make_lot(make_farm(producer), quantity=4)
+    trader = make_trader()
+    original = reservations.reserve(lot.id, trader, 4, idempotency_key="crate-1")  # sells the lot out
+    real_by_key, calls = reservations._by_key, []
+
+    def original_not_committed_at_first(trader_id, key):
+        calls.append(key)
+        return None if len(calls) == 1 else real_by_key(trader_id, key)
+
+    # The retry's first look for its key comes before the original's commit; its read of the lot after it.
+    monkeypatch.setattr(reservations, "_by_key", original_not_committed_at_first)
+    again = reservations.reserve(lot.id, trader, 4, idempotency_key="crate-1")
+    assert again.id == original.id and len(calls) == 2
+    assert db.session.query(Reservation).count() == 1

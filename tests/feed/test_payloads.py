@@ -1,0 +1,79 @@
+"""Feed payloads are built without marshmallow: they must stay exactly the API schemas' dumps."""
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from exchange.api.schemas import LotOut, ReservationOut
+from exchange.domain import reservations
+from exchange.extensions import db
+from exchange.feed import publish
+from exchange.models import FeedEvent, Lot, Reservation
+
+UTC = dt.timezone.utc
+OPEN_EVERY_DAY = {day: ["00:00-23:59"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+def lot_dump(lot):
+    return LotOut().dump(lot)
+
+
+def reservation_dump(reservation):
+    return ReservationOut(exclude=("pickup_code",)).dump(reservation)
+
+
+@pytest.fixture
+def lots(login_as, make_farm, make_lot):
+    producer, _ = login_as("producer")
+    farm = make_farm(producer, pickup_hours=OPEN_EVERY_DAY, pickup_instructions="Sonnez à la grange.")
+    plain = make_farm(producer, name="Ferme sans horaires")
+    return [make_lot(farm, quantity="12.345", min_order="0.5", labels=["bio", "aop"], description="Cœur de bœuf"),
+            make_lot(farm, quantity=3),
+            make_lot(plain, quantity=7, available_from=dt.datetime.now(UTC) + dt.timedelta(hours=1))]
+
+
+def test_lot_payload_is_the_lot_schema_dump(lots):
+    for lot in lots:
+        fresh = db.session.get(Lot, lot.id, populate_existing=True)
+        assert publish.lot_payload(fresh) == lot_dump(fresh)
+        assert set(publish.lot_payload(fresh)) == set(LotOut().fields) - {"distance_km"}
+
+
+def test_reservation_payload_is_the_reservation_schema_dump(lots, make_trader):
+    trader, other = make_trader(), make_trader(base=None)
+    soon = dt.datetime.now(UTC) + dt.timedelta(hours=2)
+    made = [reservations.reserve(lots[0].id, trader, Decimal("1.5"), pickup_at=soon),
+            reservations.reserve(lots[1].id, other, 1),
+            reservations.reserve(lots[2].id, trader, 2, idempotency_key="k-1")]
+    reservations.decline(made[1].id, lots[1].farm.owner)
+    for reservation in made:
+        fresh = db.session.get(Reservation, reservation.id, populate_existing=True)
+        assert publish.reservation_payload(fresh) == reservation_dump(fresh)
+    assert fresh.pickup_at is None and made[0].pickup_at is not None
+    assert db.session.get(Reservation, made[1].id).closed_at is not None
+
+
+def test_recorded_events_carry_the_dumps_as_they_were_and_consecutive_numbers(lots, make_trader):
+    trader = make_trader()
+    last = db.session.scalar(select(db.func.max(FeedEvent.seq)))
+    reservation = reservations.reserve(lots[1].id, trader, 3)  # the whole lot: sold out
+    events = db.session.scalars(select(FeedEvent).where(FeedEvent.seq > last).order_by(FeedEvent.seq)).all()
+    assert [(e.seq, e.kind, e.type) for e in events] == [(last + 1, "lot", "sold_out"),
+                                                         (last + 2, "reservation", "created")]
+    lot = db.session.get(Lot, lots[1].id, populate_existing=True)
+    assert events[0].payload == {"lot": lot_dump(lot)}
+    fresh = db.session.get(Reservation, reservation.id, populate_existing=True)
+    assert events[1].payload == {"reservation": reservation_dump(fresh)}
+    assert events[1].recipient_ids == sorted({lot.farm.owner_id, trader.id})
+
+
+def test_a_rolled_back_transaction_records_nothing_and_takes_no_number(lots):
+    last = db.session.scalar(select(db.func.max(FeedEvent.seq)))
+    publish.lot_event(db.session.get(Lot, lots[0].id), "updated")
+    db.session.rollback()
+    db.session.commit()
+    assert db.session.scalar(select(db.func.max(FeedEvent.seq))) == last
+    publish.lot_event(db.session.get(Lot, lots[0].id), "updated")
+    db.session.commit()
+    assert db.session.scalar(select(db.func.max(FeedEvent.seq))) == last + 1

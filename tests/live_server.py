@@ -202,10 +202,7 @@ class PrivateRedis:
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            try:  # the whole group: a gunicorn worker dies with its master
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
 
 

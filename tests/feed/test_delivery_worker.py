@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from exchange.domain import lots, watches
-from exchange.feed import delivery, publish
+from exchange.feed import delivery
 from exchange.models import FeedEvent
 
 
@@ -72,7 +72,9 @@ def test_events_queued_meanwhile_are_delivered_together_in_seq_order(db, login_a
     for i in range(4):
         post_lot(producer, farm, product=f"Lot {i}")
     assert worker.flush()
-    logged = [publish.event_as_dict(e) for e in db.session.scalars(select(FeedEvent).order_by(FeedEvent.seq))]
+    logged = [{"seq": e.seq, "kind": e.kind, "type": e.type, "lot_id": e.lot_id, "reservation_id": e.reservation_id,
+               "recipient_ids": list(e.recipient_ids), "payload": e.payload}
+              for e in db.session.scalars(select(FeedEvent).order_by(FeedEvent.seq))]
     held = HeldDelivery()
     monkeypatch.setattr(delivery, "deliver", held)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import farm_and_lot
 
@@ -26,8 +27,9 @@ def test_steps_tapped_offline_are_kept_shown_as_pending_and_sent_once_back_onlin
     card.get_by_role("button", name="Retirer 1").click()
     card.get_by_role("button", name="Ajouter 5").click()
     assert card.locator("[data-available-text]").inner_text() == "33\u00a0kg"  # shown at once
-    assert "3 modifications en attente d'envoi" in card.locator("[data-pending]").inner_text()
-    assert page.locator("[data-sync-banner]").is_visible()
+    # "Envoi…" while the browser tries, then the count once it knows the network is gone.
+    expect(card.locator("[data-pending]")).to_contain_text("3 modifications en attente d'envoi")
+    expect(page.locator("[data-sync-banner]")).to_be_visible()
     queued = json.loads(page.evaluate(f"localStorage.getItem('carreau.stock-queue.v1.{producer.user['id']}')"))
     assert [entry.get("delta") for entry in queued] == [-1, -1, 5]
     assert _stock(producer, lot["id"]) == 30  # nothing reached the server

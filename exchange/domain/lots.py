@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from exchange.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from exchange.domain.farms import get_own_farm
@@ -206,7 +206,7 @@ def lots_near(*, page: int, page_size: int, lat: float | None = None, lon: float
         ranked = sorted(inside.tolist(), key=lambda i: _near_key(sort, rows[i]))
     window = [int(i) for i in ranked[(page - 1) * page_size: page * page_size]]
     loaded = {lot.id: lot for lot in db.session.scalars(
-        select(Lot).where(Lot.id.in_([rows[i][0] for i in window])).options(selectinload(Lot.farm)))}
+        select(Lot).where(Lot.id.in_([rows[i][0] for i in window])).options(joinedload(Lot.farm)))}
     items = []
     for i in window:
         lot = loaded[rows[i][0]]

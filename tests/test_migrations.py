@@ -50,7 +50,8 @@ def test_the_database_refuses_negative_stock(app, make_user, make_farm, make_lot
 
 
 def test_the_rollup_migration_backfills_the_reservations_already_there(tmp_path):
-    """0008 fills the report rollup from existing reservations, exactly as check-integrity recomputes it."""
+    """Upgrading a database with reservations fills the report rollup (0010, after 0008 made its tables), exactly
+    as check-integrity recomputes it."""
     from bench.reports_data import generate, load
     from exchange.reports import rollup
 

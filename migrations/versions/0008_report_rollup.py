@@ -51,10 +51,8 @@ def upgrade():
     )
     op.create_index('ix_report_lot_traders_scope', 'report_lot_traders',
                     ['posted_at', 'department', 'month', 'category', 'commune', 'product', 'trader_id'], unique=False)
-    # Backfill from the reservations already there, with the very SQL `flask check-integrity` compares against.
-    from exchange.reports import rollup
-
-    rollup.rebuild(op.get_bind())
+    # Filled from the reservations already there by 0010_report_rollup_keys, which gives report_lot_totals the
+    # lots' keys: the backfill is the application's own SQL (`rollup.rebuild`), written for the tables as they are now.
 
 
 def downgrade():

@@ -7,7 +7,7 @@ from sqlalchemy import select, text, update
 
 from exchange.domain import farms, lots, reservations
 from exchange.extensions import db
-from exchange.models import Lot, ReportLotTotals, ReportLotTrader
+from exchange.models import Lot, ReportLotTotals, ReportLotTrader, ReportMonthTrader
 from exchange.reports import rollup
 
 UTC = dt.timezone.utc
@@ -34,6 +34,12 @@ def totals(lot_id):
 def pairs(lot_id):
     return {p.trader_id: p for p in db.session.scalars(
         select(ReportLotTrader).where(ReportLotTrader.lot_id == lot_id).execution_options(populate_existing=True))}
+
+
+def months():
+    """report_month_traders as {(month, department, trader): reservations}."""
+    return {(m.month, m.department, m.trader_id): m.reservations for m in db.session.scalars(
+        select(ReportMonthTrader).execution_options(populate_existing=True))}
 
 
 def test_every_transition_moves_the_lot_totals_as_the_reservations_add_up(scene, app):
@@ -70,6 +76,7 @@ def test_every_transition_moves_the_lot_totals_as_the_reservations_add_up(scene,
     assert {trader: pair.reservations for trader, pair in pairs(lot.id).items()} == {based.id: 4, baseless.id: 3}
     assert {(p.month, p.department, p.commune, p.category, p.product) for p in pairs(lot.id).values()} == {
         ("2026-03", "46", "46042", "vegetables", "tomates")}
+    assert months() == {("2026-03", "46", based.id): 4, ("2026-03", "46", baseless.id): 3}
     assert rollup.differences() == []
 
 
@@ -79,6 +86,7 @@ def test_a_refused_reservation_leaves_the_rollup_alone(scene):
     with pytest.raises(reservations.Conflict):
         reservations.reserve(lot.id, based, Decimal(1), now=T0)
     assert (totals(lot.id).pending, pairs(lot.id)[based.id].reservations) == (1, 1)
+    assert months() == {("2026-03", "46", based.id): 1}
     assert rollup.differences() == []
 
 
@@ -88,12 +96,18 @@ def test_renaming_a_lot_or_moving_its_farm_moves_its_pairs_to_the_new_keys(make_
     farm = make_farm(producer)
     lot = make_lot(farm)
     trader = make_trader()
+    staying = make_lot(make_farm(make_user("producer")), product="Noix")  # the trader's other farm stays in the Lot
     reservations.reserve(lot.id, trader, Decimal(1))
+    reservations.reserve(lot.id, trader, Decimal(1))
+    reservations.reserve(staying.id, trader, Decimal(1))
+    month = pairs(lot.id)[trader.id].month
+    assert months() == {(month, "46", trader.id): 3}
     lots.update_lot(producer, lot.id, {"product": " Poivrons ", "category": "fruits"})
     farms.update_farm(producer, farm.id, {"postcode": "82000"})
     pair = pairs(lot.id)[trader.id]
     assert (pair.product, pair.category, pair.department) == ("poivrons", "fruits", "82")
     assert pair.commune == db.session.get(type(farm), farm.id).insee != "46042"
+    assert months() == {(month, "46", trader.id): 1, (month, "82", trader.id): 2}
     assert rollup.differences() == []
 
 
@@ -118,6 +132,13 @@ def test_check_integrity_fails_when_the_rollup_and_the_reservations_differ(scene
     db.session.execute(text("DELETE FROM report_lot_traders WHERE trader_id = :id"), {"id": baseless.id})
     db.session.commit()
     assert rollup.differences() == [f"lot {lot.id}: rollup traders missing or wrong"]
+    assert runner.invoke(args=["check-integrity"]).exit_code == 1
+    rollup.rebuild()
+    db.session.execute(text("UPDATE report_month_traders SET reservations = 7 WHERE trader_id = :id"), {"id": based.id})
+    db.session.commit()
+    assert rollup.differences() == [
+        f"month 2026-03, department 46, trader {based.id}: rollup month traders missing or wrong",
+        f"month 2026-03, department 46, trader {based.id}: rollup month traders stale or extra"]
     assert runner.invoke(args=["check-integrity"]).exit_code == 1
     rollup.rebuild()
     db.session.commit()

@@ -190,3 +190,42 @@ def test_months_follow_paris_summer_time(exchange_data, db):
     assert [(r["month"], r["lots_posted"]) for r in rows if r["lots_posted"]] == [
         ("2025-03", 1), ("2025-04", 1), ("2025-10", 1), ("2025-11", 1)]
     assert len(rows) == 9  # March to November, empty months included
+
+
+def _traders_by_hand(period: Period, departments, dims) -> tuple[dict, int]:
+    """Distinct traders per group and overall, worked out from conftest's tables in Python (the oracle)."""
+    from zoneinfo import ZoneInfo
+
+    from tests.reports.conftest import FARMS, LOTS, RESERVATIONS
+
+    groups, everyone = {}, set()
+    for lot, trader, *_ in RESERVATIONS:
+        farm, *_, created_at = LOTS[lot]
+        department = FARMS[farm][1]
+        paris = created_at.astimezone(ZoneInfo("Europe/Paris"))
+        if not period.first <= paris.date() <= period.last or (departments and department not in departments):
+            continue
+        keys = {"department": department, "month": f"{paris.year:04d}-{paris.month:02d}"}
+        groups.setdefault(tuple(keys[d] for d in dims), set()).add(trader)
+        everyone.add(trader)
+    return {key: len(traders) for key, traders in groups.items()}, len(everyone)
+
+
+@pytest.mark.parametrize("first, last", [
+    (dt.date(2025, 1, 1), dt.date(2025, 3, 31)),  # whole months: the month table alone
+    (dt.date(2025, 1, 12), dt.date(2025, 2, 28)),  # a part-month first (L1, L9 out), then a whole one
+    (dt.date(2024, 12, 31), dt.date(2025, 2, 7)),  # part-months at both ends, L8 on the first day
+    (dt.date(2025, 1, 20), dt.date(2025, 1, 31)),  # no whole month: the pairs alone
+])
+@pytest.mark.parametrize("dims", [("department", "month"), ("department",), ("month",), ("category",)])
+@pytest.mark.parametrize("departments", [None, ("46", "82"), ("46",)])
+def test_traders_active_are_exact_whatever_part_of_a_month_the_period_cuts(exchange_data, first, last, dims,
+                                                                            departments):
+    """Whole months are counted from report_month_traders, part-months from the pairs: together, exact."""
+    period = Period(first, last)
+    report = summary(Scope(period, departments), dims, min_producers=1)
+    by_group, everyone = _traders_by_hand(period, departments, tuple(d for d in dims if d != "category"))
+    assert report["total"]["traders_active"] == everyone
+    if dims != ("category",):
+        assert {tuple(r[d] for d in dims): r["traders_active"] for r in report["rows"] if r["traders_active"]} == \
+            by_group

@@ -47,10 +47,16 @@ def server_env(database_url: str, redis_url: str | None = None, channel: str | N
     return env | {k: str(v) for k, v in extra.items()}
 
 
+def flask_command(database_url: str, *args: str, timeout_s: float = 120, **env) -> subprocess.CompletedProcess:
+    """`flask --app wsgi <args>` against this database, as an operator would run it; `env` as for `server_env`
+    (a `LiveServer` passes its own, so that its commands see what its server sees)."""
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
+                          env=server_env(database_url, **env), capture_output=True, text=True, timeout=timeout_s)
+
+
 def prepare_database(database_url: str) -> None:
     """Build the schema with the migrations, as a deployment would."""
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
-                   env=server_env(database_url), check=True, capture_output=True, timeout=120)
+    flask_command(database_url, "db", "upgrade").check_returncode()
 
 
 @contextmanager
@@ -78,12 +84,6 @@ def fresh_database(directory: Path, pg_url: str | None = None) -> Iterator[str]:
         admin.dispose()
 
 
-def flask_command(database_url: str, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess:
-    """`flask --app wsgi <args>` against this database, as an operator would run it."""
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
-                          env=server_env(database_url), capture_output=True, text=True, timeout=timeout_s)
-
-
 class LiveServer:
     """One `flask serve` process; `url` once it answers /healthz."""
 
@@ -97,7 +97,8 @@ class LiveServer:
         self.threads = threads  # gunicorn-threads: each websocket holds one of them
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._env = server_env(database_url, redis_url, channel, **env)
+        self._database_url = database_url
+        self._env = {"redis_url": redis_url, "channel": channel, **env}  # server_env's arguments besides the URL
         self._timeout = startup_timeout_s
         self._log = tempfile.NamedTemporaryFile(prefix="carreau-server-", suffix=".log", delete=False)
         self.process: subprocess.Popen | None = None
@@ -114,7 +115,8 @@ class LiveServer:
         else:
             command = ["-m", "flask", "--app", "wsgi", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         # A session of its own: stop() can then end gunicorn's worker too, not only its master.
-        self.process = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=self._env, stdout=self._log,
+        self.process = subprocess.Popen([sys.executable, *command], cwd=ROOT,
+                                        env=server_env(self._database_url, **self._env), stdout=self._log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
@@ -140,8 +142,7 @@ class LiveServer:
 
     def cli(self, *args: str) -> str:
         """Run `flask --app wsgi <args>` against this server's database (before or after `start`); its output."""
-        done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=self._env,
-                              capture_output=True, text=True, timeout=300)
+        done = flask_command(self._database_url, *args, timeout_s=300, **self._env)
         assert done.returncode == 0, done.stderr
         return done.stdout
 

@@ -7,6 +7,7 @@ Each test signs up its own people, so one server serves the whole module.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from pathlib import Path
 
@@ -34,7 +35,12 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # Date and time fields show the browser's own language, not the page's `lang` nor the context's locale
+        # (fr-FR below): a French Chromium, as French users have, writes 26/11/2026 where an English one writes
+        # 11/26/2026. On Linux Chromium takes its language from LANGUAGE, and only when Debian's chromium-l10n
+        # (installed by `make system-test-deps`) brings its French strings; without them it stays in English.
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                             env=os.environ | {"LANGUAGE": "fr"})
         yield browser
         browser.close()
 

@@ -7,7 +7,10 @@ axe-core is vendored under static/vendor/axe-core/ but no page loads it: the tes
 """
 from __future__ import annotations
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import DESKTOP, PHONE, farm_and_lot
 from tests.live_server import ROOT
@@ -95,6 +98,52 @@ def test_a_producer_without_a_farm_or_lots(people):
     page = producer.page(PHONE, bypass_csp=True)
     problems = check(page, "/producer/lots", "/producer/reservations", "/producer/farms/new")
     assert not problems, "\n".join(problems)
+
+
+WEEKDAYS = ("Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi", "Dimanche")
+
+
+def test_hints_are_read_with_the_fields_they_guide(people):
+    """A hint written once above several fields is part of each one's accessible description, read out when
+    the field gets the focus: the pickup hours of every weekday (then the error too), a trader's base, a watch's
+    centre."""
+    producer = people("producer")
+    page = producer.page(PHONE)
+    page.goto("/producer/farms/new")
+    hint = page.locator("#hours-hint").inner_text()
+    assert "08:00-12:00" in hint
+    for day in WEEKDAYS:
+        expect(page.get_by_role("textbox", name=day, exact=True)).to_have_accessible_description(hint)
+
+    page.get_by_role("textbox", name="Nom de la ferme").fill("Ferme des Essais")
+    page.get_by_role("textbox", name="Code postal").fill("46000")
+    monday = page.get_by_role("textbox", name="Lundi", exact=True)
+    monday.fill("8h-midi")
+    page.get_by_role("button", name="Enregistrer la ferme").click()
+    page.locator(".alert--error").wait_for()
+    error = page.locator(".field__error").inner_text()
+    assert "08:00-12:00" in error
+    # The hint, then the error (after the warning sign the style puts before it).
+    expect(monday).to_have_accessible_description(re.compile(f"^{re.escape(hint)} .*{re.escape(error)}$"))
+    expect(page.get_by_role("textbox", name="Mardi", exact=True)).to_have_accessible_description(hint)
+
+    trader = people("trader", base={"postcode": "46000"})
+    page = trader.page(PHONE)
+    page.goto("/account")
+    base = page.locator("#base-hint").inner_text()
+    for field in ("#postcode", "#commune"):
+        expect(page.locator(field)).to_have_accessible_description(base)
+    page.goto("/trader/watches")
+    centre = page.locator("#centre-hint").inner_text()
+    assert "Cahors" in centre
+    for field in ("#postcode", "#commune"):
+        expect(page.locator(field)).to_have_accessible_description(centre)
+    expect(page.locator("[data-watch-map]")).to_have_accessible_description(page.locator("#map-hint").inner_text())
+    radius = page.get_by_role("textbox", name="Rayon (km)")
+    radius.fill("500")
+    page.get_by_role("button", name="Créer l'alerte").click()
+    page.locator(".alert--error").wait_for()
+    expect(radius).to_have_accessible_description(re.compile("Indiquez un rayon entre 1 et 200 km.$"))
 
 
 @VIEWPORTS

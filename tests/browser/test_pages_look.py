@@ -112,6 +112,18 @@ def test_chamber_dashboard(people, viewport):
     look(page, "/chamber", "chamber-dashboard")
     assert page.locator("canvas[data-chart]").count() == 4  # the demo's year of history is not masked
     assert page.locator(".stat").count() == 6
+    # The period's date fields as a French browser shows them (day, month, year), so the screenshots show
+    # what French users see: Chromium's own language, not the page's, orders them (tests/browser/conftest.py).
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert date_field_parts(page)[:3] == ["Jour", "Mois", "Année"]
+
+
+def date_field_parts(page) -> list[str]:
+    """The parts of the page's date fields in the order Chromium shows them, named as its accessibility tree names
+    them (the parts live in the browser's own closed shadow tree, out of reach of the page's scripts)."""
+    nodes = page.context.new_cdp_session(page).send("Accessibility.getFullAXTree")["nodes"]
+    return [node["name"]["value"].split()[0] for node in nodes
+            if node["role"]["value"] == "spinbutton" and node.get("name", {}).get("value")]
 
 
 @VIEWPORTS

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, and_, case, cast, delete, except_, func, literal, select, type_coerce, update
+from sqlalchemy import (BigInteger, Integer, and_, bindparam, case, cast, delete, except_, func, literal, select,
+                        type_coerce, update)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from exchange.extensions import db
@@ -75,31 +76,54 @@ def reserved(reservation: Reservation) -> None:
     the traders of the lot's month and department."""
     dialect = _dialect()
     share = _share(reservation, reservation.status)
-    figures = [literal(value, TOTALS.c[name].type) for name, value in share.items()]  # Quantity: in thousandths
-    totals = _insert(TOTALS, dialect).from_select(
-        ["lot_id", *KEYS, "unit", *share],
-        _keyed(select(Lot.id), dialect).add_columns(Lot.unit, *figures).where(Lot.id == reservation.lot_id))
-    db.session.execute(totals.on_conflict_do_update(
-        index_elements=[TOTALS.c.lot_id], set_={name: TOTALS.c[name] + totals.excluded[name] for name in share}))
-    pair = _insert(TRADERS, dialect).from_select(
-        ["lot_id", "trader_id", "reservations", *KEYS],
-        _keyed(select(Lot.id, literal(reservation.trader_id), literal(1)), dialect).where(Lot.id == reservation.lot_id))
-    pair = pair.on_conflict_do_update(
-        index_elements=[TRADERS.c.lot_id, TRADERS.c.trader_id], set_={"reservations": TRADERS.c.reservations + 1}
-    ).returning(TRADERS.c.month, TRADERS.c.department)
-    month = _insert(MONTHS, dialect)
-    if dialect == "postgresql":  # one round trip: the month's row takes its keys from the pair just written
-        written = pair.cte("pair")
-        month = month.from_select(["month", "department", "trader_id", "reservations"],
-                                  select(written.c.month, written.c.department, literal(reservation.trader_id),
-                                         literal(1)))
-    else:
-        keys = db.session.execute(pair).one()
-        month = month.values(month=keys.month, department=keys.department, trader_id=reservation.trader_id,
-                             reservations=1)
-    db.session.execute(month.on_conflict_do_update(
-        index_elements=[MONTHS.c.month, MONTHS.c.department, MONTHS.c.trader_id],
-        set_={"reservations": MONTHS.c.reservations + 1}))
+    params = {"lot_id": reservation.lot_id, "trader_id": reservation.trader_id, **share}
+    totals, pair, month = _reserved_statements(dialect, tuple(share))
+    db.session.execute(totals, params)
+    if month is None:  # PostgreSQL: the pair's upsert feeds the month's in the same statement
+        db.session.execute(pair, params)
+        return
+    keys = db.session.execute(pair, params).one()
+    db.session.execute(month, {"month": keys.month, "department": keys.department, "trader_id": keys.trader_id})
+
+
+_RESERVED: dict[tuple, tuple] = {}
+
+
+def _reserved_statements(dialect: str, names: tuple[str, ...]) -> tuple:
+    """The upserts of `reserved`, built once per database and set of columns (they run on every reservation:
+    building them each time cost more CPU than executing them). Values come as parameters, typed by the columns.
+
+    Answers (totals, pair, month): the lot's totals, taking the lot's keys when first inserted; the (lot, trader)
+    pair, returning its keys; the (month, department, trader) row, from those keys. On PostgreSQL the pair is a
+    data-modifying CTE of the month's statement, which comes as `pair`, and `month` is None.
+    """
+    key = (dialect, names)
+    if key not in _RESERVED:
+        figures = [bindparam(name, type_=TOTALS.c[name].type) for name in names]  # Quantity: in thousandths
+        totals = _insert(TOTALS, dialect).from_select(
+            ["lot_id", *KEYS, "unit", *names],
+            _keyed(select(Lot.id), dialect).add_columns(Lot.unit, *figures).where(Lot.id == bindparam("lot_id")))
+        totals = totals.on_conflict_do_update(
+            index_elements=[TOTALS.c.lot_id], set_={name: TOTALS.c[name] + totals.excluded[name] for name in names})
+        pair = _insert(TRADERS, dialect).from_select(
+            ["lot_id", "trader_id", "reservations", *KEYS],
+            _keyed(select(Lot.id, bindparam("trader_id", type_=Integer), literal(1)), dialect)
+            .where(Lot.id == bindparam("lot_id")))
+        pair = pair.on_conflict_do_update(
+            index_elements=[TRADERS.c.lot_id, TRADERS.c.trader_id], set_={"reservations": TRADERS.c.reservations + 1}
+        ).returning(TRADERS.c.month, TRADERS.c.department, TRADERS.c.trader_id)
+        month = _insert(MONTHS, dialect)
+        if dialect == "postgresql":
+            written = pair.cte("pair")
+            month = month.from_select(["month", "department", "trader_id", "reservations"],
+                                      select(written.c.month, written.c.department, written.c.trader_id, literal(1)))
+        else:
+            month = month.values(month=bindparam("month"), department=bindparam("department"),
+                                 trader_id=bindparam("trader_id"), reservations=1)
+        month = month.on_conflict_do_update(index_elements=[MONTHS.c.month, MONTHS.c.department, MONTHS.c.trader_id],
+                                            set_={"reservations": MONTHS.c.reservations + 1})
+        _RESERVED[key] = (totals, month, None) if dialect == "postgresql" else (totals, pair, month)
+    return _RESERVED[key]
 
 
 def moved(reservation: Reservation, seen: str) -> None:

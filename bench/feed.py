@@ -8,7 +8,8 @@ was sent instead: what a trader waits for, whichever way delivery runs. Delivery
 the commit in the server's background delivery task (FEED_DELIVERY=background), so the answer
 does not wait for the fan-out; with FEED_DELIVERY=inline in the environment it runs inside the
 request, and an event can then arrive before the answer (a negative latency). The servers' CPU
-seconds during the changes and the machine's load average are recorded beside the latencies.
+seconds during the changes, the client processes' (which share the machine), and the machine's load
+average are recorded beside the latencies.
 
 Scenarios (BENCH_FEED_CLIENTS, default "100,1000"), for each async mode (BENCH_ASYNC_MODES,
 default "gevent,gthread,threading": gunicorn's gevent worker as in production, its threaded
@@ -69,9 +70,11 @@ def scenario(mode: str, clients: int, processes: int, rounds: int) -> Row:
                 connected = fleet.wait_connected()
                 pids = [serving_pid(s.process.pid) for s in servers]
                 load_before, cpu0 = load_average(), [cpu_seconds(pid) for pid in pids]
+                clients_cpu0 = fleet.cpu_seconds()
                 sent, answered, durations = _changes(servers[0].url, exchange, rounds, pause_s=max(0.3, clients / 2000))
                 fleet.settle(connected * len(answered), timeout_s=60)
                 server_cpu = [round(cpu_seconds(pid) - c, 1) for pid, c in zip(pids, cpu0)]
+                clients_cpu = round(fleet.cpu_seconds() - clients_cpu0, 1)
                 load_after = load_average()
                 arrivals = fleet.arrivals()
             finally:
@@ -93,7 +96,7 @@ def scenario(mode: str, clients: int, processes: int, rounds: int) -> Row:
             "from_sent_p99_ms": round(percentile(end_to_end, 99), 1) if end_to_end else None,
             "patch_p50_ms": round(percentile(durations, 50) * 1000, 1),
             "patch_p99_ms": round(percentile(durations, 99) * 1000, 1),
-            "server_cpu_s": "+".join(map(str, server_cpu)), "load_1m": f"{load_before} / {load_after}",
+            "server_cpu_s": "+".join(map(str, server_cpu)), "clients_cpu_s": clients_cpu, "load_1m": f"{load_before} / {load_after}",
             "delivery": os.environ.get("FEED_DELIVERY", "background")}
 
 

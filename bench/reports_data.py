@@ -12,7 +12,7 @@ data are synthetic but shaped like the exchange: two years of lots from 8,000 fa
 departments, about five reservations per lot, every reservation ending the way reservations do,
 and the stock rule kept (what is held or collected never exceeds what was offered). Rows go in
 with COPY on PostgreSQL and executemany on SQLite; the report rollup is then filled from them by the
-backfill SQL of migration 0008 (`rollup.rebuild`), as a site upgrading with that history would get it. Prints one JSON object; the figures that the
+backfill SQL of migration 0010 (`rollup.rebuild`), as a site upgrading with that history would get it. Prints one JSON object; the figures that the
 targets are about are `department_month_ms` (target: 1,000 ms on PostgreSQL, 3,000 ms on SQLite).
 """
 from __future__ import annotations
@@ -191,7 +191,7 @@ def load(url: str, tables: dict) -> None:
 
 
 def fill_rollup(url: str) -> dict:
-    """The report rollup, filled from the loaded reservations by the SQL migration 0008 backfills with."""
+    """The report rollup, filled from the loaded reservations by the SQL migration 0010 backfills with."""
     from exchange import create_app
     from exchange.extensions import db
     from exchange.reports import rollup
@@ -206,7 +206,8 @@ def fill_rollup(url: str) -> dict:
         db.engine.dispose()
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:  # as autovacuum / a running site's ANALYZE would leave them
-        conn.execute(text("VACUUM ANALYZE report_lot_totals, report_lot_traders" if url.startswith("postgresql")
+        conn.execute(text("VACUUM ANALYZE report_lot_totals, report_lot_traders, report_month_traders"
+                          if url.startswith("postgresql")
                           else "ANALYZE"))
     engine.dispose()
     return figures

@@ -157,12 +157,14 @@ def _statement(lots, distinct, dims: tuple[str, ...], dialect: str, scope: Scope
         # `lots` holds one row per (cell, producer), with their lots and quantity offered: counting its rows per
         # cell gives the producers, and the coarser distinct counts start from it. The reservations' sums are
         # grouped from report_lot_totals alone, by the keys copied onto it.
-        per_cell = {"lots": func.sum(lk.lots), "offered": func.sum(lk.offered), "people": func.count()} | {
-            n: func.min(lk[n]) for n in labels}
+        # PostgreSQL sums bigints as numeric: cast back, so that the driver hands over ints, not Decimals.
+        per_cell = {"lots": func.sum(lk.lots), "offered": cast(func.sum(lk.offered), BigInteger),
+                    "people": func.count()} | {n: func.min(lk[n]) for n in labels}
         t = TOTALS.c
         by = {d: t[d] for d in dims} | {"unit": t.unit}
         sums = branch("sums", TOTALS, list(by.values()), **by,
-                      **{name: func.sum(thousandths(t[column])) for name, column in ROLLUP_SUMS.items()})
+                      **{name: cast(func.sum(thousandths(t[column])), BigInteger)
+                         for name, column in ROLLUP_SUMS.items()})
         sums = sums.where(t.posted_at >= scope.period.start, t.posted_at < scope.period.end)
         if scope.departments is not None:
             sums = sums.where(t.department.in_(scope.departments))

@@ -66,6 +66,7 @@ def post_lot(producer: User, *, farm_id: int, quantity: Decimal, labels=None, **
     db.session.flush()
     db.session.add(StockMovement(lot_id=lot.id, user_id=producer.id, delta_offered=quantity,
                                  delta_available=quantity, reason="posted"))
+    rollup.posted(lot.id, quantity)
     publish.lot_event(lot, "published")
     db.session.commit()
     return lot
@@ -86,6 +87,7 @@ def update_lot(producer: User, lot_id: int, changes: dict, *, request_key: str |
             lot.quantity_offered = lot.quantity_offered + delta
             db.session.add(StockMovement(lot_id=lot.id, user_id=producer.id, delta_offered=delta,
                                          delta_available=delta, reason="adjusted", request_key=request_key))
+            rollup.offered(lot.id, delta)
     if changes.get("min_order") is not None and changes["min_order"] > lot.quantity_offered:
         raise InvalidInput(_l("La commande minimale dépasse la quantité proposée."),
                            errors={"min_order": ["Cannot exceed the quantity offered."]})

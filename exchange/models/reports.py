@@ -128,3 +128,22 @@ class ReportMonthTrader(db.Model):
     department: Mapped[str] = mapped_column(String(3), primary_key=True)
     trader_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     reservations: Mapped[int] = mapped_column(Integer)
+
+
+class ReportMonthProducer(db.Model):
+    """A producer's lots posted in a (Paris month, department), per unit: how many, and the quantity they offer.
+
+    The department and month groupings count producers and sum the quantities offered from these rows
+    for the whole months of a period, instead of grouping every lot: one row per month, department,
+    unit and producer (168,026 rows for the benchmark's 200,000 lots), read without a join. Kept by
+    the lot services (posting a lot, changing its stock) and moved with a farm's department.
+    """
+
+    __tablename__ = "report_month_producers"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    department: Mapped[str] = mapped_column(String(3), primary_key=True)
+    unit: Mapped[str] = mapped_column(String(8), primary_key=True)
+    producer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    lots: Mapped[int] = mapped_column(Integer)
+    offered: Mapped[Decimal] = mapped_column(Quantity)

@@ -33,6 +33,8 @@ class Month:
     key: str  # "2025-03"
     start: dt.datetime  # UTC instant of its first Paris midnight
     end: dt.datetime  # UTC instant of the next month's first Paris midnight (exclusive)
+    start_day: dt.date  # its first day
+    end_day: dt.date  # the next month's first day (exclusive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,6 @@ class Period:
         months, day = [], self.first.replace(day=1)
         while day <= self.last:
             following = next_month(day)
-            months.append(Month(month_key(day), paris_midnight(day), paris_midnight(following)))
+            months.append(Month(month_key(day), paris_midnight(day), paris_midnight(following), day, following))
             day = following
         return months

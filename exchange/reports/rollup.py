@@ -11,7 +11,10 @@ region), join it to its lot and sum fourteen figures. Two tables hold what it ne
   traders per group are counted without reading a lot;
 - `report_month_traders`, one row per (Paris month, department, trader), counting that trader's
   reservations on the lots posted there that month: the distinct traders of the department and month
-  groupings, from a fifth of the pairs' rows.
+  groupings, from a fifth of the pairs' rows;
+- `report_month_producers`, one row per (Paris month, department, unit, producer): the lots they
+  posted and the quantity those offer, so that the same groupings count producers and sum what was
+  offered without grouping every lot. The lot services keep it (`posted`, `offered`).
 
 The reservation services call `reserved` and `moved` in the transaction that creates or moves a
 reservation, after the reservation's row is written: rows are locked lot, reservations, then rollup,
@@ -30,14 +33,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from exchange.extensions import db
 from exchange.models import Farm, Lot, Reservation
-from exchange.models.reports import ReportLotTotals, ReportLotTrader, ReportMonthTrader
+from exchange.models.reports import ReportLotTotals, ReportLotTrader, ReportMonthProducer, ReportMonthTrader
 from exchange.models.reservations import HOLDING_STATUSES, ReservationStatus
-from exchange.models.types import QUANTITY_SCALE
+from exchange.models.types import QUANTITY_SCALE, Quantity
 from exchange.reports.dimensions import paris_month, product_key
 
 TOTALS = ReportLotTotals.__table__
 TRADERS = ReportLotTrader.__table__
 MONTHS = ReportMonthTrader.__table__
+PRODUCERS = ReportMonthProducer.__table__
 STATES = tuple(status.value for status in ReservationStatus)
 KEYS = ("posted_at", "month", "department", "commune", "category", "product")
 SUMMED = tuple(c.name for c in TOTALS.c if c.name not in {"lot_id", *KEYS, "unit"})  # what the totals sum
@@ -126,6 +130,34 @@ def _reserved_statements(dialect: str, names: tuple[str, ...]) -> tuple:
     return _RESERVED[key]
 
 
+def posted(lot_id: int, quantity: Decimal) -> None:
+    """A new lot: its producer's (month, department, unit) row counts it and what it offers."""
+    db.session.execute(_offered_statement(_dialect()), {"lot_id": lot_id, "lots": 1, "offered": quantity})
+
+
+def offered(lot_id: int, delta: Decimal) -> None:
+    """A lot's quantity offered changed by `delta` (the producer's stock edits)."""
+    if delta:
+        db.session.execute(_offered_statement(_dialect()), {"lot_id": lot_id, "lots": 0, "offered": delta})
+
+
+_OFFERED: dict[str, object] = {}
+
+
+def _offered_statement(dialect: str):
+    """An upsert of the lot's (month, department, unit, producer) row adding `lots` and `offered`, built once."""
+    if dialect not in _OFFERED:
+        keys = _key_columns(dialect)
+        rows = select(keys["month"], keys["department"], Lot.unit, Farm.owner_id, bindparam("lots", type_=Integer),
+                      bindparam("offered", type_=Quantity())).select_from(Lot).join(Farm, Farm.id == Lot.farm_id)
+        stmt = _insert(PRODUCERS, dialect).from_select([c.name for c in PRODUCERS.c],
+                                                        rows.where(Lot.id == bindparam("lot_id")))
+        _OFFERED[dialect] = stmt.on_conflict_do_update(
+            index_elements=list(PRODUCERS.primary_key),
+            set_={"lots": PRODUCERS.c.lots + stmt.excluded.lots, "offered": PRODUCERS.c.offered + stmt.excluded.offered})
+    return _OFFERED[dialect]
+
+
 def moved(reservation: Reservation, seen: str) -> None:
     """A reservation went from `seen` to its present status: its lot's totals move with it."""
     before, after = _share(reservation, seen), _share(reservation, reservation.status)
@@ -148,11 +180,15 @@ def relabel(*, lot_id: int | None = None, farm_id: int | None = None) -> None:
 
         db.session.execute(update(table).where(table.c.lot_id.in_(lots))
                            .values({name: now(name) for name in ("department", "commune", "category", "product")}))
-    if farm_id is not None:  # the farm may have changed department: its traders' months are counted again
+    if farm_id is not None:  # the farm may have changed department: its traders' and producer's months again
         traders = select(TRADERS.c.trader_id).where(TRADERS.c.lot_id.in_(lots)).distinct()
         db.session.execute(delete(MONTHS).where(MONTHS.c.trader_id.in_(traders)))
         db.session.execute(MONTHS.insert().from_select(
             [c.name for c in MONTHS.c], _months_of(select(TRADERS).where(TRADERS.c.trader_id.in_(traders)).subquery())))
+        owner = select(Farm.owner_id).where(Farm.id == farm_id).scalar_subquery()
+        db.session.execute(delete(PRODUCERS).where(PRODUCERS.c.producer_id == owner))
+        db.session.execute(PRODUCERS.insert().from_select(
+            [c.name for c in PRODUCERS.c], expected_producers(dialect).where(Farm.owner_id == owner)))
 
 
 # --- recomputed from the reservations ------------------------------------------------------------
@@ -214,6 +250,17 @@ def expected_months(dialect: str):
     return _months_of(expected_traders(dialect).subquery())
 
 
+def expected_producers(dialect: str):
+    """Every (month, department, unit, producer) of the lots, with their lots and quantity offered (columns of
+    report_month_producers)."""
+    keys = _key_columns(dialect)
+    groups = [keys["month"], keys["department"], Lot.unit, Farm.owner_id]
+    return (select(keys["month"].label("month"), keys["department"].label("department"), Lot.unit.label("unit"),
+                   Farm.owner_id.label("producer_id"), func.count().label("lots"),
+                   type_coerce(func.sum(type_coerce(Lot.quantity_offered, BigInteger)), Quantity()).label("offered"))
+            .select_from(Lot).join(Farm, Farm.id == Lot.farm_id).group_by(*groups))
+
+
 def rebuild(connection=None) -> dict[str, int]:
     """Every rollup table recomputed from the reservations, in the caller's transaction (the session's,
     or `connection`: a migration's); answers the rows written."""
@@ -236,11 +283,14 @@ def rebuild_lots(connection=None) -> dict[str, int]:
 
 
 def rebuild_months(connection=None) -> dict[str, int]:
-    """The (month, department, trader) table, from the pairs (migration 0010's backfill)."""
-    executor, _ = _executor(connection)
+    """The month tables: traders from the pairs, producers from the lots (migration 0010's backfill)."""
+    executor, dialect = _executor(connection)
     executor.execute(delete(MONTHS))
     executor.execute(MONTHS.insert().from_select([c.name for c in MONTHS.c], _months_of(TRADERS)))
-    return {"month_traders": executor.execute(select(func.count()).select_from(MONTHS)).scalar_one()}
+    executor.execute(delete(PRODUCERS))
+    executor.execute(PRODUCERS.insert().from_select([c.name for c in PRODUCERS.c], expected_producers(dialect)))
+    return {"month_traders": executor.execute(select(func.count()).select_from(MONTHS)).scalar_one(),
+            "month_producers": executor.execute(select(func.count()).select_from(PRODUCERS)).scalar_one()}
 
 
 def differences(limit: int = 20) -> list[str]:
@@ -252,7 +302,9 @@ def differences(limit: int = 20) -> list[str]:
             ("totals", TOTALS, expected_totals(dialect), lambda row: f"lot {row.lot_id}"),
             ("traders", TRADERS, expected_traders(dialect), lambda row: f"lot {row.lot_id}"),
             ("month traders", MONTHS, expected_months(dialect),
-             lambda row: f"month {row.month}, department {row.department}, trader {row.trader_id}")):
+             lambda row: f"month {row.month}, department {row.department}, trader {row.trader_id}"),
+            ("month producers", PRODUCERS, expected_producers(dialect),
+             lambda row: f"month {row.month}, department {row.department}, {row.unit}, producer {row.producer_id}")):
         stored, computed = select(table).subquery(), expected.subquery()
         columns = [c.name for c in table.c]
         keys = [c.name for c in table.primary_key]

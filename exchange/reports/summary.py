@@ -12,6 +12,7 @@ Python only assembles the few hundred resulting cells and masks them (masking.py
 """
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from flask import current_app
@@ -23,7 +24,8 @@ from exchange.models import UNITS, Farm, Lot
 from exchange.models.types import QUANTITY_SCALE
 from exchange.reports.dimensions import DIMENSIONS, LABELS, key_columns
 from exchange.reports.masking import protect
-from exchange.reports.rollup import MONTHS, TOTALS, TRADERS
+from exchange.reports.periods import Period
+from exchange.reports.rollup import MONTHS, PRODUCERS, TOTALS, TRADERS
 from exchange.reports.scope import Scope
 
 STATES = ("collected", "declined", "cancelled", "expired", "no_show", "pending", "confirmed")
@@ -80,6 +82,11 @@ def _totals_of(columns) -> list:
 MONTH_GRAIN = frozenset({"department", "month"})
 
 
+def whole_months(period: Period) -> list:
+    """The calendar months the period covers entirely, in order."""
+    return [m for m in period.months() if m.start >= period.start and m.end <= period.end]
+
+
 def group_traders(scope: Scope, dims: tuple[str, ...]):
     """The distinct (group keys, trader) of everyone who reserved on the lots in scope: the source of every
     trader count.
@@ -91,7 +98,7 @@ def group_traders(scope: Scope, dims: tuple[str, ...]):
     only appended; otherwise the union is made distinct.
     """
     period = scope.period
-    whole = [m for m in period.months() if m.start >= period.start and m.end <= period.end]
+    whole = whole_months(period)
 
     def from_pairs(start, end):
         pairs = TRADERS.c
@@ -202,12 +209,42 @@ def _sqlite_lots_table(dims: tuple[str, ...]) -> Table:
     return table
 
 
-def _producers_in_cells(lots, dims: tuple[str, ...]):
-    """The lots in scope as one row per (cell, producer): how many lots and how much they offered."""
-    lots = lots.subquery()
-    keys = [lots.c[d] for d in dims] + [lots.c.unit, lots.c.owner_id]
-    labels = [func.min(lots.c[LABELS[d]]).label(LABELS[d]) for d in dims if d in LABELS]
-    return select(*keys, *labels, func.count().label("lots"), func.sum(lots.c.offered).label("offered")).group_by(*keys)
+def producer_cells(scope: Scope, dims: tuple[str, ...], dialect: str):
+    """The lots in scope as one row per (cell, producer): how many lots and how much they offered.
+
+    Grouped from the lots; for the department and month groupings, the whole months of the period are
+    read from report_month_producers instead (rows already at that grain, no join) and only the
+    part-months at its ends from the lots. With both keys in the grouping the parts share no month
+    and are appended; otherwise they are summed again per (cell, producer).
+    """
+    def from_lots(part: Scope):
+        lots = lots_in_scope_select(part, dims, dialect).subquery()
+        keys = [lots.c[d] for d in dims] + [lots.c.unit, lots.c.owner_id]
+        labels = [func.min(lots.c[LABELS[d]]).label(LABELS[d]) for d in dims if d in LABELS]
+        return select(*keys, *labels, func.count().label("lots"), func.sum(lots.c.offered).label("offered")
+                      ).group_by(*keys)
+
+    period = scope.period
+    whole = whole_months(period)
+    if not set(dims) <= MONTH_GRAIN or not whole:
+        return from_lots(scope)
+    p = PRODUCERS.c
+    months = select(*[p[d] for d in dims], p.unit, p.producer_id.label("owner_id"), p.lots,
+                    thousandths(p.offered).label("offered")).where(p.month >= whole[0].key, p.month <= whole[-1].key)
+    if scope.departments is not None:
+        months = months.where(p.department.in_(scope.departments))
+    edges = [Period(period.first, whole[0].start_day - dt.timedelta(days=1)) if period.first < whole[0].start_day
+             else None,
+             Period(whole[-1].end_day, period.last) if whole[-1].end_day <= period.last else None]
+    parts = [months] + [from_lots(Scope(edge, scope.departments)) for edge in edges if edge is not None]
+    if len(parts) == 1:
+        return months
+    rows = union_all(*parts)
+    if set(dims) == MONTH_GRAIN:
+        return rows
+    rows = rows.subquery("producer_rows")
+    keys = [rows.c[d] for d in dims] + [rows.c.unit, rows.c.owner_id]
+    return select(*keys, func.sum(rows.c.lots).label("lots"), func.sum(rows.c.offered).label("offered")).group_by(*keys)
 
 
 def _report_rows(scope: Scope, dims: tuple[str, ...]) -> list:
@@ -217,7 +254,7 @@ def _report_rows(scope: Scope, dims: tuple[str, ...]) -> list:
     if dialect != "sqlite":
         if dialect == "postgresql":
             tune_postgresql()
-        return db.session.execute(_statement(_producers_in_cells(source, dims).cte("lots_in_scope"), traders, dims,
+        return db.session.execute(_statement(producer_cells(scope, dims, dialect).cte("lots_in_scope"), traders, dims,
                                              dialect, scope)).mappings().all()
     connection = db.session.connection()
     table = _sqlite_lots_table(dims)

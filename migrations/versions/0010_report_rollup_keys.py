@@ -1,4 +1,4 @@
-"""report rollup: the lots' keys on their totals, and traders per (Paris month, department); backfilled
+"""report rollup: the lots' keys on their totals, traders and producers per (Paris month, department); backfilled
 
 Revision ID: 0010_report_rollup_keys
 Revises: 0009_lots_position_covering
@@ -9,7 +9,9 @@ pairs for its distinct traders and joined 200,000 lots to their totals for its s
 - report_lot_totals carries each lot's report keys and unit (as report_lot_traders does), so the
   sums are grouped from it alone;
 - report_month_traders holds one row per (month, department, trader): 211,338 rows give the traders
-  of the department and month groupings (docs/reports.md, "How it stays fast").
+  of the department and month groupings (docs/reports.md, "How it stays fast");
+- report_month_producers holds one row per (month, department, unit, producer) with their lots and the
+  quantity offered: producers and quantities of those groupings without grouping every lot.
 report_lot_totals is made again with its new columns (it is derived data), and every rollup table is
 filled from the reservations with the application's own SQL, the one `flask check-integrity` compares with.
 """
@@ -66,12 +68,24 @@ def upgrade():
         sa.ForeignKeyConstraint(["trader_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("month", "department", "trader_id"),
     )
+    op.create_table(
+        "report_month_producers",
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("department", sa.String(length=3), nullable=False),
+        sa.Column("unit", sa.String(length=8), nullable=False),
+        sa.Column("producer_id", sa.Integer(), nullable=False),
+        sa.Column("lots", sa.Integer(), nullable=False),
+        sa.Column("offered", Quantity(), nullable=False),
+        sa.ForeignKeyConstraint(["producer_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("month", "department", "unit", "producer_id"),
+    )
     from exchange.reports import rollup
 
     rollup.rebuild(op.get_bind())
 
 
 def downgrade():
+    op.drop_table("report_month_producers")
     op.drop_table("report_month_traders")
     op.drop_index("ix_report_lot_totals_scope", table_name="report_lot_totals")
     op.drop_table("report_lot_totals")

@@ -1,13 +1,14 @@
 """The report rollup follows every reservation service exactly, and `flask check-integrity` notices when it does not."""
 import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, text, update
 
 from exchange.domain import farms, lots, reservations
 from exchange.extensions import db
-from exchange.models import Lot, ReportLotTotals, ReportLotTrader, ReportMonthTrader
+from exchange.models import Lot, ReportLotTotals, ReportLotTrader, ReportMonthProducer, ReportMonthTrader
 from exchange.reports import rollup
 
 UTC = dt.timezone.utc
@@ -23,6 +24,7 @@ def scene(make_user, make_farm, make_lot, make_trader):
     # Posted at T0, on offer for three days, on a controlled clock.
     db.session.execute(update(Lot).where(Lot.id == lot.id).values(
         created_at=T0, available_from=T0, available_until=T0 + dt.timedelta(days=3)))
+    rollup.rebuild()  # the posting month was written directly: the rollup follows, as after a migration
     db.session.commit()
     return producer, farm, db.session.get(Lot, lot.id), make_trader(), make_user("trader")  # the second has no base
 
@@ -40,6 +42,34 @@ def months():
     """report_month_traders as {(month, department, trader): reservations}."""
     return {(m.month, m.department, m.trader_id): m.reservations for m in db.session.scalars(
         select(ReportMonthTrader).execution_options(populate_existing=True))}
+
+
+def producers():
+    """report_month_producers as {(month, department, unit, producer): (lots, offered)}."""
+    return {(p.month, p.department, p.unit, p.producer_id): (p.lots, p.offered) for p in db.session.scalars(
+        select(ReportMonthProducer).execution_options(populate_existing=True))}
+
+
+def test_posting_lots_and_changing_their_stock_moves_the_producers_months(make_user, make_farm, make_lot):
+    producer, other = make_user("producer"), make_user("producer")
+    farm, second_farm = make_farm(producer), make_farm(producer)
+    tomatoes = make_lot(farm, quantity=30)
+    make_lot(second_farm, quantity="12.5")
+    make_lot(farm, product="Œufs", category="eggs", unit="piece", quantity=60)
+    make_lot(make_farm(other), quantity=8)
+    month = db.session.get(Lot, tomatoes.id).created_at.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m")
+    assert producers() == {(month, "46", "kg", producer.id): (2, Decimal("42.5")),
+                           (month, "46", "piece", producer.id): (1, Decimal(60)),
+                           (month, "46", "kg", other.id): (1, Decimal(8))}
+    lots.step_stock(producer, tomatoes.id, delta=Decimal(-10))
+    lots.update_lot(producer, tomatoes.id, {"quantity_available": Decimal("25.25")})
+    assert producers()[(month, "46", "kg", producer.id)] == (2, Decimal("37.75"))  # 30 - 10 + 5.25 + 12.5
+    farms.update_farm(producer, second_farm.id, {"postcode": "82000"})  # one of the two farms moves
+    assert producers() == {(month, "46", "kg", producer.id): (1, Decimal("25.25")),
+                           (month, "82", "kg", producer.id): (1, Decimal("12.5")),
+                           (month, "46", "piece", producer.id): (1, Decimal(60)),
+                           (month, "46", "kg", other.id): (1, Decimal(8))}
+    assert rollup.differences() == []
 
 
 def test_every_transition_moves_the_lot_totals_as_the_reservations_add_up(scene, app):
@@ -139,6 +169,15 @@ def test_check_integrity_fails_when_the_rollup_and_the_reservations_differ(scene
     assert rollup.differences() == [
         f"month 2026-03, department 46, trader {based.id}: rollup month traders missing or wrong",
         f"month 2026-03, department 46, trader {based.id}: rollup month traders stale or extra"]
+    assert runner.invoke(args=["check-integrity"]).exit_code == 1
+    rollup.rebuild()
+    producer = db.session.get(type(lot.farm), lot.farm_id).owner_id
+    db.session.execute(text("UPDATE report_month_producers SET offered = offered + 1 WHERE producer_id = :id"),
+                       {"id": producer})
+    db.session.commit()
+    assert rollup.differences() == [
+        f"month 2026-03, department 46, kg, producer {producer}: rollup month producers missing or wrong",
+        f"month 2026-03, department 46, kg, producer {producer}: rollup month producers stale or extra"]
     assert runner.invoke(args=["check-integrity"]).exit_code == 1
     rollup.rebuild()
     db.session.commit()

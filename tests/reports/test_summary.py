@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from exchange.domain.errors import Forbidden, InvalidInput
+from exchange.reports import rollup
 from exchange.reports.periods import Period
 from exchange.reports.scope import Scope, scope_for
 from exchange.reports.summary import summary
@@ -185,11 +186,16 @@ def test_months_follow_paris_summer_time(exchange_data, db):
                                  quantity_offered=1, quantity_available=1, price_cents=100, available_from=created_at,
                                  available_until=created_at, status="expired", lat=44.4, lon=1.4,
                                  created_at=created_at))
+    db.session.flush()
+    rollup.rebuild()  # written directly: the month tables follow, as the migration fills them
     db.session.commit()
-    rows = summary(Scope(Period(dt.date(2025, 3, 1), dt.date(2025, 11, 30)), ("46",)), ("month",), 1)["rows"]
-    assert [(r["month"], r["lots_posted"]) for r in rows if r["lots_posted"]] == [
-        ("2025-03", 1), ("2025-04", 1), ("2025-10", 1), ("2025-11", 1)]
-    assert len(rows) == 9  # March to November, empty months included
+    # Whole months (PostgreSQL: from the month tables, months stored when written) and the same months cut by
+    # the period (from the lots, months computed for the period).
+    for first, last in ((dt.date(2025, 3, 1), dt.date(2025, 11, 30)), (dt.date(2025, 3, 31), dt.date(2025, 11, 1))):
+        rows = summary(Scope(Period(first, last), ("46",)), ("month",), 1)["rows"]
+        assert [(r["month"], r["lots_posted"]) for r in rows if r["lots_posted"]] == [
+            ("2025-03", 1), ("2025-04", 1), ("2025-10", 1), ("2025-11", 1)]
+        assert len(rows) == 9  # March to November, empty months included
 
 
 def _traders_by_hand(period: Period, departments, dims) -> tuple[dict, int]:
@@ -229,3 +235,42 @@ def test_traders_active_are_exact_whatever_part_of_a_month_the_period_cuts(excha
     if dims != ("category",):
         assert {tuple(r[d] for d in dims): r["traders_active"] for r in report["rows"] if r["traders_active"]} == \
             by_group
+
+
+@pytest.mark.parametrize("first, last", [
+    (dt.date(2025, 1, 1), dt.date(2025, 3, 31)),  # whole months: the month table alone (PostgreSQL)
+    (dt.date(2025, 1, 12), dt.date(2025, 2, 28)),  # a part-month first, then a whole one
+    (dt.date(2024, 12, 31), dt.date(2025, 2, 7)),  # part-months at both ends
+    (dt.date(2025, 1, 20), dt.date(2025, 1, 31)),  # no whole month: the lots alone
+])
+@pytest.mark.parametrize("dims", [("department", "month"), ("department",), ("month",)])
+@pytest.mark.parametrize("departments", [None, ("46", "82")])
+def test_producers_lots_and_offers_are_exact_whatever_part_of_a_month_the_period_cuts(exchange_data, first, last,
+                                                                                       dims, departments):
+    """Whole months are read from report_month_producers, part-months from the lots: together, exact."""
+    from zoneinfo import ZoneInfo
+
+    from tests.reports.conftest import FARMS, LOTS
+
+    period = Period(first, last)
+    groups, units, everyone = {}, {}, set()
+    for farm, _, _, unit, quantity, _, created_at in LOTS.values():
+        producer, department = FARMS[farm][0], FARMS[farm][1]
+        paris = created_at.astimezone(ZoneInfo("Europe/Paris"))
+        if not period.first <= paris.date() <= period.last or (departments and department not in departments):
+            continue
+        keys = {"department": department, "month": f"{paris.year:04d}-{paris.month:02d}"}
+        group = groups.setdefault(tuple(keys[d] for d in dims), {"producers": set(), "lots": 0, "offered": {}})
+        group["producers"].add(producer)
+        group["lots"] += 1
+        group["offered"][unit] = group["offered"].get(unit, 0) + float(quantity)
+        units.setdefault(unit, set()).add(producer)
+        everyone.add(producer)
+    report = summary(Scope(period, departments), dims, min_producers=1)
+    assert {tuple(r[d] for d in dims): (r["producers_active"], r["lots_posted"],
+                                        {u["unit"]: u["quantity_offered"] for u in r["units"]})
+            for r in report["rows"] if r["lots_posted"]} == {
+        key: (len(g["producers"]), g["lots"], g["offered"]) for key, g in groups.items()}
+    assert report["total"]["producers_active"] == len(everyone)
+    assert {u["unit"]: u["producers_active"] for u in report["total"]["units"]} == {
+        unit: len(producers) for unit, producers in units.items()}

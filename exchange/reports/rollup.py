@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, and_, case, cast, delete, except_, func, literal, select, type_coerce, update
+from sqlalchemy import (BigInteger, Integer, and_, bindparam, case, cast, delete, except_, func, literal, select,
+                        type_coerce, update)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from exchange.extensions import db
@@ -66,16 +67,31 @@ def _share(reservation: Reservation, status: str) -> dict[str, int | Decimal]:
 
 def reserved(reservation: Reservation) -> None:
     """A new reservation: its lot's totals count it, and its trader is among the lot's traders."""
-    dialect = _dialect()
     share = _share(reservation, reservation.status)
-    totals = _insert(TOTALS, dialect).values(lot_id=reservation.lot_id, **share)
-    db.session.execute(totals.on_conflict_do_update(
-        index_elements=[TOTALS.c.lot_id], set_={name: TOTALS.c[name] + totals.excluded[name] for name in share}))
-    pair = _insert(TRADERS, dialect).from_select(
-        ["lot_id", "trader_id", "reservations", *KEYS],
-        _keyed(select(Lot.id, literal(reservation.trader_id), literal(1)), dialect).where(Lot.id == reservation.lot_id))
-    db.session.execute(pair.on_conflict_do_update(
-        index_elements=[TRADERS.c.lot_id, TRADERS.c.trader_id], set_={"reservations": TRADERS.c.reservations + 1}))
+    totals, pair = _reserved_statements(_dialect(), tuple(share))
+    db.session.execute(totals, {"lot_id": reservation.lot_id, **share})
+    db.session.execute(pair, {"lot_id": reservation.lot_id, "trader_id": reservation.trader_id})
+
+
+_RESERVED: dict[tuple, tuple] = {}
+
+
+def _reserved_statements(dialect: str, names: tuple[str, ...]) -> tuple:
+    """The two upserts of `reserved`, built once per database and set of columns (they run on every reservation:
+    building them each time cost more CPU than executing them). Values come as parameters, typed by the columns."""
+    key = (dialect, names)
+    if key not in _RESERVED:
+        totals = _insert(TOTALS, dialect)
+        totals = totals.on_conflict_do_update(
+            index_elements=[TOTALS.c.lot_id], set_={name: TOTALS.c[name] + totals.excluded[name] for name in names})
+        pair = _insert(TRADERS, dialect).from_select(
+            ["lot_id", "trader_id", "reservations", *KEYS],
+            _keyed(select(Lot.id, bindparam("trader_id", type_=Integer), literal(1)), dialect)
+            .where(Lot.id == bindparam("lot_id")))
+        pair = pair.on_conflict_do_update(
+            index_elements=[TRADERS.c.lot_id, TRADERS.c.trader_id], set_={"reservations": TRADERS.c.reservations + 1})
+        _RESERVED[key] = (totals, pair)
+    return _RESERVED[key]
 
 
 def moved(reservation: Reservation, seen: str) -> None:

@@ -25,9 +25,10 @@ from decimal import Decimal
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from exchange.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from exchange.domain.lots import lock_lot
@@ -37,7 +38,7 @@ from exchange.feed import publish
 from exchange.geo.distance import distance_km
 from exchange.models import Farm, Lot, LotStatus, Reservation, ReservationTransition, StockMovement, User
 from exchange.models.reservations import FINAL_STATUSES, ReservationStatus
-from exchange.models.types import to_quantity, utcnow
+from exchange.models.types import Quantity, UTCDateTime, to_quantity, utcnow
 from exchange.reports import rollup
 
 # No 0/O, 1/I/L: a code read aloud or typed from a phone screen in the sun must not be misread.
@@ -242,7 +243,7 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
             return _replay(existing, lot_id, quantity)
 
     # The farm comes with the lot: pickup hours and distance need it, and so does the feed event.
-    lot = db.session.scalars(select(Lot).options(joinedload(Lot.farm)).where(Lot.id == lot_id)).one_or_none()
+    lot = db.session.scalars(_LOT_WITH_FARM, {"lot_id": lot_id}).one_or_none()
     if lot is None:
         raise NotFound(_l("Lot introuvable."))
     # A refusal may rest on this read (it was true while the request ran); only taking stock must be atomic.
@@ -257,44 +258,39 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
     # Everything that does not decide is written before the conditional update, so that the lot's row stays
     # locked only for that update, the rollup, the feed numbers and the commit: on a contended lot, the next
     # trader waits that long. The hold is invisible to others until the commit, which it shares with the stock it takes.
+    # The three rows are written by prebuilt Core statements: through the ORM's unit of work they cost a third of
+    # the request's CPU. The reservation object is then attached to the session as if loaded, for the answer.
     hold = dt.timedelta(minutes=current_app.config["HOLD_MINUTES"])
-    seen = (lot.price_cents, lot.available_until)  # `lot` is refreshed in place by the update's answer
-    reservation = Reservation(lot_id=lot_id, trader_id=trader.id, quantity=quantity, price_cents=lot.price_cents,
-                              status=PENDING, pickup_code=new_pickup_code(), pickup_at=pickup_at,
-                              idempotency_key=idempotency_key, distance_km=distance,
-                              hold_expires_at=min(now + hold, lot.available_until), created_at=now, updated_at=now)
-    db.session.add(reservation)
+    values = {"lot_id": lot_id, "trader_id": trader.id, "quantity": quantity, "price_cents": lot.price_cents,
+              "status": PENDING, "pickup_code": new_pickup_code(), "pickup_at": pickup_at,
+              "idempotency_key": idempotency_key, "distance_km": distance,
+              "hold_expires_at": min(now + hold, lot.available_until), "created_at": now, "updated_at": now,
+              "closed_at": None, "collect_failures": 0, "collect_locked_until": None}
     try:
-        db.session.flush()
+        reservation_id = db.session.execute(_WRITE_HOLD, values).scalar_one()
     except IntegrityError:
         # The same key was used at the same time and won: its reservation is the answer, ours never happened.
         db.session.rollback()
         if idempotency_key is not None and (existing := _by_key(trader.id, idempotency_key)) is not None:
             return _replay(existing, lot_id, quantity)
         raise
-    db.session.add_all([
-        ReservationTransition(reservation_id=reservation.id, from_status=None, to_status=PENDING,
-                              actor_id=trader.id, at=now),
-        StockMovement(lot_id=lot_id, user_id=trader.id, reservation_id=reservation.id, delta_available=-quantity,
-                      reason="reserved", created_at=now),
-    ])
-    db.session.flush()
+    db.session.execute(_WRITE_TRANSITION, {"reservation_id": reservation_id, "from_status": None,
+                                           "to_status": PENDING, "actor_id": trader.id, "at": now})
+    db.session.execute(_WRITE_MOVEMENT, {"lot_id": lot_id, "user_id": trader.id, "reservation_id": reservation_id,
+                                         "delta_offered": Decimal(0), "delta_available": -quantity,
+                                         "reason": "reserved", "request_key": None, "created_at": now})
 
     # The one write that decides: stock, state, window and minimum order are checked by the database itself.
-    taken = db.session.scalars(
-        update(Lot)
-        .where(Lot.id == lot_id, Lot.status == LotStatus.published.value, Lot.available_until > now,
-               Lot.quantity_available >= quantity,
-               or_(Lot.min_order.is_(None), Lot.min_order <= quantity, Lot.quantity_available == quantity))
-        .values(quantity_available=Lot.quantity_available - quantity,
-                status=case((Lot.quantity_available == quantity, LotStatus.sold_out.value), else_=Lot.status),
-                updated_at=now)
-        .returning(Lot)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    ).one_or_none()
+    taken = db.session.execute(_TAKE_STOCK, {"lot_id": lot_id, "quantity": quantity, "now": now}).one_or_none()
     if taken is None:
         db.session.rollback()  # the hold written above goes with it
         return _refuse(db.session.get(Lot, lot_id, populate_existing=True), trader, quantity, idempotency_key, now)
+    seen = (lot.price_cents, lot.available_until)
+    for name, value in taken._mapping.items():
+        set_committed_value(lot, name, value)
+    reservation = Reservation(id=reservation_id, **values)
+    make_transient_to_detached(reservation)
+    db.session.add(reservation)
     if (taken.price_cents, taken.available_until) != seen:
         # Re-priced or re-windowed between the read and the update (rare): the hold follows the lot as taken.
         reservation.price_cents = taken.price_cents
@@ -302,10 +298,30 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
 
     # The rollup's rows are locked after the lot's, as in every other transaction (lot, reservations, rollup, counter).
     rollup.reserved(reservation)
-    publish.lot_event(taken, "sold_out" if taken.status == LotStatus.sold_out.value else "reserved")
+    publish.lot_event(lot, "sold_out" if lot.status == LotStatus.sold_out.value else "reserved")
     publish.reservation_event(reservation, "created")
     _commit_and_keep()
     return reservation
+
+
+_lots = Lot.__table__
+# Built once (SQLAlchemy then reuses their compiled form): they run on every reservation.
+_LOT_WITH_FARM = select(Lot).options(joinedload(Lot.farm)).where(Lot.id == bindparam("lot_id"))
+_WRITE_HOLD = insert(Reservation.__table__).returning(Reservation.__table__.c.id)
+_WRITE_TRANSITION = insert(ReservationTransition.__table__)
+_WRITE_MOVEMENT = insert(StockMovement.__table__)
+_quantity, _now = bindparam("quantity", type_=Quantity()), bindparam("now", type_=UTCDateTime())
+_TAKE_STOCK = (
+    update(_lots)
+    .where(_lots.c.id == bindparam("lot_id"), _lots.c.status == LotStatus.published.value,
+           _lots.c.available_until > _now, _lots.c.quantity_available >= _quantity,
+           or_(_lots.c.min_order.is_(None), _lots.c.min_order <= _quantity, _lots.c.quantity_available == _quantity))
+    .values(quantity_available=_lots.c.quantity_available - _quantity,
+            status=case((_lots.c.quantity_available == _quantity, LotStatus.sold_out.value), else_=_lots.c.status),
+            updated_at=_now)
+    # What the update may have changed, and what the hold copied from the read (a producer may have changed it).
+    .returning(_lots.c.quantity_available, _lots.c.status, _lots.c.updated_at, _lots.c.price_cents,
+               _lots.c.available_until))
 
 
 def _commit_and_keep() -> None:

@@ -14,6 +14,11 @@ from exchange.models import Lot, Reservation
 UTC = dt.timezone.utc
 
 
+def updates_lots(state) -> bool:
+    """The session is about to run an UPDATE of the lots table (ORM-enabled or Core)."""
+    return state.is_update and state.statement.table.name == Lot.__tablename__
+
+
 def test_a_lot_repriced_and_shortened_between_read_and_update_gives_the_hold_its_new_price_and_window(
         app, login_as, make_farm, make_lot, make_trader):
     producer, _ = login_as("producer")
@@ -27,7 +32,7 @@ def test_a_lot_repriced_and_shortened_between_read_and_update_gives_the_hold_its
 
     @event.listens_for(session, "do_orm_execute")
     def producer_changes_the_lot(state):
-        if state.is_update and state.bind_mapper is Lot.__mapper__ and not done:
+        if updates_lots(state) and not done:
             done.append(True)
             state.session.execute(update(Lot).where(Lot.id == lot.id)
                                   .values(price_cents=450, available_until=soon)
@@ -55,7 +60,7 @@ def test_a_refused_reservation_leaves_no_hold_behind(app, login_as, make_farm, m
 
     @event.listens_for(session, "do_orm_execute")
     def someone_takes_it_first(state):
-        if state.is_update and state.bind_mapper is Lot.__mapper__ and not done:
+        if updates_lots(state) and not done:
             done.append(True)
             state.session.execute(update(Lot).where(Lot.id == lot.id).values(quantity_available=1)
                                   .execution_options(synchronize_session=False))

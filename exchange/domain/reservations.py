@@ -262,7 +262,9 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
     # the request's CPU. The reservation object is then attached to the session as if loaded, for the answer.
     hold = dt.timedelta(minutes=current_app.config["HOLD_MINUTES"])
     values = {"lot_id": lot_id, "trader_id": trader.id, "quantity": quantity, "price_cents": lot.price_cents,
-              "status": PENDING, "pickup_code": new_pickup_code(), "pickup_at": pickup_at,
+              "status": PENDING, "pickup_code": new_pickup_code(),
+              # In UTC, as stored: the answer and the feed event show the time as every later read does.
+              "pickup_at": pickup_at.astimezone(dt.timezone.utc) if pickup_at is not None else None,
               "idempotency_key": idempotency_key, "distance_km": distance,
               "hold_expires_at": min(now + hold, lot.available_until), "created_at": now, "updated_at": now,
               "closed_at": None, "collect_failures": 0, "collect_locked_until": None}

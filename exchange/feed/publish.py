@@ -118,6 +118,18 @@ _TAKE_SEQS = (update(_counter).where(_counter.c.id == 1)
                          select(_watch_version.c.version).where(_watch_version.c.id == 1)
                          .with_for_update(read=True).scalar_subquery()))
 _STORE = insert(_log)
+_STORE_COLUMNS = ("seq", "kind", "type", "lot_id", "reservation_id", "recipient_ids", "payload", "created_at")
+_STORE_ROWS: dict[int, object] = {}
+
+
+def _store_rows(count: int):
+    """One INSERT of `count` rows with numbered parameters, built once per count: a transaction's few events are
+    stored in one statement (executemany costs a driver pipeline of its own)."""
+    if count not in _STORE_ROWS:
+        _STORE_ROWS[count] = insert(_log).values(
+            [{name: bindparam(f"{name}_{i}", type_=_log.c[name].type) for name in _STORE_COLUMNS}
+             for i in range(count)])
+    return _STORE_ROWS[count]
 
 
 @event.listens_for(Session, "before_commit")
@@ -132,9 +144,14 @@ def _number_and_store(session: Session) -> None:
     for seq, event_ in enumerate(events, start=last - len(events) + 1):
         event_["seq"] = seq
         event_["watch_version"] = watch_version
-    connection.execute(_STORE, [{"seq": e["seq"], "kind": e["kind"], "type": e["type"], "lot_id": e["lot_id"],
-                                 "reservation_id": e["reservation_id"], "recipient_ids": e["recipient_ids"],
-                                 "payload": e["payload"], "created_at": now} for e in events])
+    rows = [{"seq": e["seq"], "kind": e["kind"], "type": e["type"], "lot_id": e["lot_id"],
+             "reservation_id": e["reservation_id"], "recipient_ids": e["recipient_ids"], "payload": e["payload"],
+             "created_at": now} for e in events]
+    if len(rows) <= 8:  # a reservation's or a stock change's events
+        connection.execute(_store_rows(len(rows)),
+                           {f"{name}_{i}": value for i, row in enumerate(rows) for name, value in row.items()})
+    else:  # a job closing a lot with its holds: many events, rarely
+        connection.execute(_STORE, rows)
     session.info.setdefault(_PENDING, []).extend(events)
 
 

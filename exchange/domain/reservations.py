@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, insert, literal, null, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -258,8 +258,8 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
     # Everything that does not decide is written before the conditional update, so that the lot's row stays
     # locked only for that update, the rollup, the feed numbers and the commit: on a contended lot, the next
     # trader waits that long. The hold is invisible to others until the commit, which it shares with the stock it takes.
-    # The three rows are written by prebuilt Core statements: through the ORM's unit of work they cost a third of
-    # the request's CPU. The reservation object is then attached to the session as if loaded, for the answer.
+    # Prebuilt Core statements write the rows (through the ORM's unit of work they cost a third of the request's
+    # CPU); the reservation object is then attached to the session as if loaded, for the answer and the events.
     hold = dt.timedelta(minutes=current_app.config["HOLD_MINUTES"])
     values = {"lot_id": lot_id, "trader_id": trader.id, "quantity": quantity, "price_cents": lot.price_cents,
               "status": PENDING, "pickup_code": new_pickup_code(),
@@ -268,50 +268,90 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
               "idempotency_key": idempotency_key, "distance_km": distance,
               "hold_expires_at": min(now + hold, lot.available_until), "created_at": now, "updated_at": now,
               "closed_at": None, "collect_failures": 0, "collect_locked_until": None}
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
     try:
-        reservation_id = db.session.execute(_WRITE_HOLD, values).scalar_one()
+        reservation_id = _write_hold(values, postgresql)
     except IntegrityError:
         # The same key was used at the same time and won: its reservation is the answer, ours never happened.
         db.session.rollback()
         if idempotency_key is not None and (existing := _by_key(trader.id, idempotency_key)) is not None:
             return _replay(existing, lot_id, quantity)
         raise
-    db.session.execute(_WRITE_TRANSITION, {"reservation_id": reservation_id, "from_status": None,
-                                           "to_status": PENDING, "actor_id": trader.id, "at": now})
-    db.session.execute(_WRITE_MOVEMENT, {"lot_id": lot_id, "user_id": trader.id, "reservation_id": reservation_id,
-                                         "delta_offered": Decimal(0), "delta_available": -quantity,
-                                         "reason": "reserved", "request_key": None, "created_at": now})
+    reservation = Reservation(id=reservation_id, **values)
 
     # The one write that decides: stock, state, window and minimum order are checked by the database itself.
-    taken = db.session.execute(_TAKE_STOCK, {"lot_id": lot_id, "quantity": quantity, "now": now}).one_or_none()
+    # The report rollup's rows are locked after the lot's, as in every other transaction (lot, reservations, rollup,
+    # counter): on PostgreSQL its two upserts run in the update's own statement, and write only if it took the stock.
+    taking = {"lot_id": lot_id, "quantity": quantity, "now": now}
+    if postgresql:
+        share = rollup.share(reservation)
+        taken = db.session.execute(_take_stock_and_count(tuple(share)),
+                                   taking | share | {"trader_id": trader.id}).one_or_none()
+    else:
+        taken = db.session.execute(_TAKE_STOCK, taking).one_or_none()
     if taken is None:
         db.session.rollback()  # the hold written above goes with it
         return _refuse(db.session.get(Lot, lot_id, populate_existing=True), trader, quantity, idempotency_key, now)
     seen = (lot.price_cents, lot.available_until)
     for name, value in taken._mapping.items():
         set_committed_value(lot, name, value)
-    reservation = Reservation(id=reservation_id, **values)
     make_transient_to_detached(reservation)
     db.session.add(reservation)
     if (taken.price_cents, taken.available_until) != seen:
         # Re-priced or re-windowed between the read and the update (rare): the hold follows the lot as taken.
         reservation.price_cents = taken.price_cents
         reservation.hold_expires_at = min(now + hold, taken.available_until)
-
-    # The rollup's rows are locked after the lot's, as in every other transaction (lot, reservations, rollup, counter).
-    rollup.reserved(reservation)
+    if not postgresql:
+        rollup.reserved(reservation)
     publish.lot_event(lot, "sold_out" if lot.status == LotStatus.sold_out.value else "reserved")
     publish.reservation_event(reservation, "created")
     _commit_and_keep()
     return reservation
 
 
-_lots = Lot.__table__
+def _write_hold(values: dict, postgresql: bool) -> int:
+    """The reservation, its first transition and its stock movement; answers the reservation's id.
+    On PostgreSQL the three inserts are one statement (one round trip instead of three)."""
+    if postgresql:
+        return db.session.execute(_WRITE_HOLD_PG, values | {"delta_available": -values["quantity"]}).scalar_one()
+    reservation_id = db.session.execute(_WRITE_HOLD, values).scalar_one()
+    db.session.execute(_WRITE_TRANSITION, {"reservation_id": reservation_id, "from_status": None,
+                                           "to_status": values["status"], "actor_id": values["trader_id"],
+                                           "at": values["created_at"]})
+    db.session.execute(_WRITE_MOVEMENT, {"lot_id": values["lot_id"], "user_id": values["trader_id"],
+                                         "reservation_id": reservation_id, "delta_offered": Decimal(0),
+                                         "delta_available": -values["quantity"], "reason": "reserved",
+                                         "request_key": None, "created_at": values["created_at"]})
+    return reservation_id
+
+
+_lots, _reservations = Lot.__table__, Reservation.__table__
+_transitions, _movements = ReservationTransition.__table__, StockMovement.__table__
 # Built once (SQLAlchemy then reuses their compiled form): they run on every reservation.
 _LOT_WITH_FARM = select(Lot).options(joinedload(Lot.farm)).where(Lot.id == bindparam("lot_id"))
-_WRITE_HOLD = insert(Reservation.__table__).returning(Reservation.__table__.c.id)
-_WRITE_TRANSITION = insert(ReservationTransition.__table__)
-_WRITE_MOVEMENT = insert(StockMovement.__table__)
+_WRITE_HOLD = insert(_reservations).returning(_reservations.c.id)
+_WRITE_TRANSITION = insert(_transitions)
+_WRITE_MOVEMENT = insert(_movements)
+
+
+def _param(column):
+    """A parameter named and typed after a reservation's column."""
+    return bindparam(column.name, type_=column.type)
+
+
+_hold = (insert(_reservations).values({c.name: _param(c) for c in _reservations.c if c.name != "id"})
+         .returning(_reservations.c.id).cte("hold"))
+_WRITE_HOLD_PG = select(_hold.c.id).add_cte(
+    insert(_transitions).from_select(
+        ["reservation_id", "from_status", "to_status", "actor_id", "at"],
+        select(_hold.c.id, null(), _param(_reservations.c.status), _param(_reservations.c.trader_id),
+               _param(_reservations.c.created_at))).cte("first_transition"),
+    insert(_movements).from_select(
+        ["lot_id", "user_id", "reservation_id", "delta_offered", "delta_available", "reason", "created_at"],
+        select(_param(_reservations.c.lot_id), _param(_reservations.c.trader_id), _hold.c.id,
+               literal(Decimal(0), Quantity()), bindparam("delta_available", type_=Quantity()), literal("reserved"),
+               _param(_reservations.c.created_at))).cte("reserved_movement"))
+
 _quantity, _now = bindparam("quantity", type_=Quantity()), bindparam("now", type_=UTCDateTime())
 _TAKE_STOCK = (
     update(_lots)
@@ -324,6 +364,15 @@ _TAKE_STOCK = (
     # What the update may have changed, and what the hold copied from the read (a producer may have changed it).
     .returning(_lots.c.quantity_available, _lots.c.status, _lots.c.updated_at, _lots.c.price_cents,
                _lots.c.available_until))
+_TAKE_AND_COUNT: dict[tuple, object] = {}
+
+
+def _take_stock_and_count(names: tuple[str, ...]):
+    """PostgreSQL: the conditional update and, in the same statement, the rollup's upserts (see rollup.counted_after)."""
+    if names not in _TAKE_AND_COUNT:
+        taken = _TAKE_STOCK.cte("taken")
+        _TAKE_AND_COUNT[names] = select(taken).add_cte(*rollup.counted_after(taken, names))
+    return _TAKE_AND_COUNT[names]
 
 
 def _commit_and_keep() -> None:

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import (BigInteger, Integer, and_, bindparam, case, cast, delete, except_, func, literal, select,
-                        type_coerce, update)
+from sqlalchemy import (BigInteger, Integer, and_, bindparam, case, cast, delete, except_, exists, func, literal,
+                        select, type_coerce, update)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from exchange.extensions import db
@@ -92,6 +92,30 @@ def _reserved_statements(dialect: str, names: tuple[str, ...]) -> tuple:
             index_elements=[TRADERS.c.lot_id, TRADERS.c.trader_id], set_={"reservations": TRADERS.c.reservations + 1})
         _RESERVED[key] = (totals, pair)
     return _RESERVED[key]
+
+
+def share(reservation: Reservation) -> dict[str, int | Decimal]:
+    """What the reservation, in its present status, adds to its lot's totals: the parameters of `counted_after`."""
+    return _share(reservation, reservation.status)
+
+
+def counted_after(taken, names: tuple[str, ...]) -> tuple:
+    """`reserved`'s two upserts as PostgreSQL CTEs that write only when the CTE `taken` (the statement taking the
+    lot's stock) has a row: they then run in that statement, after its update has locked the lot, as the lock
+    order requires (one round trip instead of three). Parameters: `lot_id`, `trader_id`, and `share`'s `names`."""
+    columns = [bindparam(name, type_=TOTALS.c[name].type) for name in names]
+    totals = postgresql.insert(TOTALS).from_select(
+        ["lot_id", *names], select(bindparam("lot_id", type_=Integer), *columns).select_from(taken),
+        include_defaults=False)  # the other columns take their server default, 0
+    totals = totals.on_conflict_do_update(
+        index_elements=[TOTALS.c.lot_id], set_={name: TOTALS.c[name] + totals.excluded[name] for name in names})
+    pair = postgresql.insert(TRADERS).from_select(
+        ["lot_id", "trader_id", "reservations", *KEYS],
+        _keyed(select(Lot.id, bindparam("trader_id", type_=Integer), literal(1)), "postgresql")
+        .where(Lot.id == bindparam("lot_id"), exists(select(literal(1)).select_from(taken))))
+    pair = pair.on_conflict_do_update(
+        index_elements=[TRADERS.c.lot_id, TRADERS.c.trader_id], set_={"reservations": TRADERS.c.reservations + 1})
+    return totals.cte("counted_totals"), pair.cte("counted_pair")
 
 
 def moved(reservation: Reservation, seen: str) -> None:

@@ -4,6 +4,8 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import event, update
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.dml import Update
 
 from exchange.domain import reservations
 from exchange.domain.errors import Conflict
@@ -15,8 +17,9 @@ UTC = dt.timezone.utc
 
 
 def updates_lots(state) -> bool:
-    """The session is about to run an UPDATE of the lots table (ORM-enabled or Core)."""
-    return state.is_update and state.statement.table.name == Lot.__tablename__
+    """The session is about to run a statement that updates the lots table (alone, or in a WITH on PostgreSQL)."""
+    return any(isinstance(element, Update) and element.table.name == Lot.__tablename__
+               for element in visitors.iterate(state.statement))
 
 
 def test_a_lot_repriced_and_shortened_between_read_and_update_gives_the_hold_its_new_price_and_window(

@@ -217,7 +217,11 @@ def _refuse(lot: Lot, trader: User, quantity: Decimal, idempotency_key: str | No
     """Refuse, unless this key's reservation was committed meanwhile (a retry racing its original): it is the answer."""
     if idempotency_key is not None and (existing := _by_key(trader.id, idempotency_key)) is not None:
         return _replay(existing, lot.id, quantity)
-    raise _why_not(lot, quantity, now)
+    refusal = _why_not(lot, quantity, now)
+    # Nothing is written: the transaction ends with a COMMIT rather than the ROLLBACK of the request's end, on which
+    # psycopg drops every statement it has prepared on the connection (the next reservations would be planned again).
+    db.session.commit()
+    raise refusal
 
 
 def _number(value: Decimal) -> str:

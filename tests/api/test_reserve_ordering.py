@@ -95,3 +95,34 @@ def test_a_retry_that_finds_the_lot_sold_out_by_its_own_original_answers_the_ori
     again = reservations.reserve(lot.id, trader, 4, idempotency_key="crate-1")
     assert again.id == original.id and len(calls) == 2
     assert db.session.query(Reservation).count() == 1
+
+
+@pytest.mark.parametrize("quantity, lot_fields, code", [(5, {"quantity": 3}, "stock_short"),
+                                                        (1, {"quantity": 3, "status": "withdrawn"}, "lot_closed")])
+def test_a_refusal_ends_its_transaction_without_a_rollback(app, login_as, make_farm, make_lot, make_trader,
+                                                            quantity, lot_fields, code):
+    """A refusal writes nothing and commits: psycopg drops every statement it has prepared on a connection at each
+    ROLLBACK of a transaction that ran something, which the request's teardown would otherwise do."""
+    producer, _ = login_as("producer")
+    lot_fields = dict(lot_fields)
+    status = lot_fields.pop("status", None)
+    lot = make_lot(make_farm(producer), **lot_fields)
+    if status:
+        lot.status = status
+    trader = make_trader()
+    db.session.commit()
+    rollbacks = []
+
+    def rolled_back(connection):
+        rollbacks.append(connection)
+
+    event.listen(db.engine, "rollback", rolled_back)
+    try:
+        with pytest.raises(Conflict) as refused:
+            reservations.reserve(lot.id, trader, quantity)
+        assert not db.session().in_transaction()
+        db.session.remove()  # the request's teardown
+    finally:
+        event.remove(db.engine, "rollback", rolled_back)
+    assert refused.value.code == code
+    assert rollbacks == []

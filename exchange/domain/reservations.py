@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, case, insert, literal, null, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, literal, null, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -259,9 +259,6 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
     distance = (round(distance_km(farm.lat, farm.lon, trader.base_lat, trader.base_lon), 2)
                 if trader.base_lat is not None and trader.base_lon is not None else None)
 
-    # Everything that does not decide is written before the conditional update, so that the lot's row stays
-    # locked only for that update, the rollup, the feed numbers and the commit: on a contended lot, the next
-    # trader waits that long. The hold is invisible to others until the commit, which it shares with the stock it takes.
     # Prebuilt Core statements write the rows (through the ORM's unit of work they cost a third of the request's
     # CPU); the reservation object is then attached to the session as if loaded, for the answer and the events.
     hold = dt.timedelta(minutes=current_app.config["HOLD_MINUTES"])
@@ -272,39 +269,46 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
               "idempotency_key": idempotency_key, "distance_km": distance,
               "hold_expires_at": min(now + hold, lot.available_until), "created_at": now, "updated_at": now,
               "closed_at": None, "collect_failures": 0, "collect_locked_until": None}
+    taking = {"lot_id": lot_id, "quantity": quantity, "now": now}
     postgresql = db.session.get_bind().dialect.name == "postgresql"
     try:
-        reservation_id = _write_hold(values, postgresql)
+        if postgresql:
+            # One statement: the conditional update, then from the lot as it took the stock the hold, its first
+            # transition and its stock movement, and the report rollup's two upserts (rollup.counted_after), all
+            # only if it took some. The lot's row is locked by the update and kept to the commit, after the
+            # numbers; the rollup's rows after it, as in every other transaction (lot, reservations, rollup,
+            # counter). Nothing is written when nothing is taken.
+            share = rollup.share(Reservation(**values))
+            taken = db.session.execute(_take_and_hold(tuple(share)), taking | share | {
+                f"hold_{name}": value for name, value in values.items()} | {
+                "trader_id": trader.id, "hold_until": now + hold, "delta_available": -quantity}).one_or_none()
+            reservation_id = taken.id if taken is not None else None
+        else:
+            # SQLite: the hold is written first, then the stock taken (writers are serialised by the database).
+            reservation_id = _write_hold(values)
+            taken = db.session.execute(_TAKE_STOCK, taking).one_or_none()
     except IntegrityError:
         # The same key was used at the same time and won: its reservation is the answer, ours never happened.
         db.session.rollback()
         if idempotency_key is not None and (existing := _by_key(trader.id, idempotency_key)) is not None:
             return _replay(existing, lot_id, quantity)
         raise
-    reservation = Reservation(id=reservation_id, **values)
-
-    # The one write that decides: stock, state, window and minimum order are checked by the database itself.
-    # The report rollup's rows are locked after the lot's, as in every other transaction (lot, reservations, rollup,
-    # counter): on PostgreSQL its two upserts run in the update's own statement, and write only if it took the stock.
-    taking = {"lot_id": lot_id, "quantity": quantity, "now": now}
-    if postgresql:
-        share = rollup.share(reservation)
-        taken = db.session.execute(_take_stock_and_count(tuple(share)),
-                                   taking | share | {"trader_id": trader.id}).one_or_none()
-    else:
-        taken = db.session.execute(_TAKE_STOCK, taking).one_or_none()
     if taken is None:
-        db.session.rollback()  # the hold written above goes with it
+        if reservation_id is not None:
+            db.session.rollback()  # the hold written above goes with it
         return _refuse(db.session.get(Lot, lot_id, populate_existing=True), trader, quantity, idempotency_key, now)
-    seen = (lot.price_cents, lot.available_until)
-    for name, value in taken._mapping.items():
-        set_committed_value(lot, name, value)
+    if (taken.price_cents, taken.available_until) != (lot.price_cents, lot.available_until):
+        # Re-priced or re-windowed between the read and the update (rare): the hold follows the lot as taken
+        # (PostgreSQL wrote it so from the update's row; SQLite wrote it from the read and corrects it here).
+        values |= {"price_cents": taken.price_cents, "hold_expires_at": min(now + hold, taken.available_until)}
+        if not postgresql:
+            db.session.execute(update(_reservations).where(_reservations.c.id == reservation_id).values(
+                price_cents=values["price_cents"], hold_expires_at=values["hold_expires_at"]))
+    reservation = Reservation(id=reservation_id, **values)
+    for name in ("quantity_available", "status", "updated_at", "price_cents", "available_until"):
+        set_committed_value(lot, name, getattr(taken, name))
     make_transient_to_detached(reservation)
     db.session.add(reservation)
-    if (taken.price_cents, taken.available_until) != seen:
-        # Re-priced or re-windowed between the read and the update (rare): the hold follows the lot as taken.
-        reservation.price_cents = taken.price_cents
-        reservation.hold_expires_at = min(now + hold, taken.available_until)
     if not postgresql:
         rollup.reserved(reservation)
     publish.lot_event(lot, "sold_out" if lot.status == LotStatus.sold_out.value else "reserved")
@@ -313,11 +317,8 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
     return reservation
 
 
-def _write_hold(values: dict, postgresql: bool) -> int:
-    """The reservation, its first transition and its stock movement; answers the reservation's id.
-    On PostgreSQL the three inserts are one statement (one round trip instead of three)."""
-    if postgresql:
-        return db.session.execute(_WRITE_HOLD_PG, values | {"delta_available": -values["quantity"]}).scalar_one()
+def _write_hold(values: dict) -> int:
+    """The reservation, its first transition and its stock movement (SQLite); answers the reservation's id."""
     reservation_id = db.session.execute(_WRITE_HOLD, values).scalar_one()
     db.session.execute(_WRITE_TRANSITION, {"reservation_id": reservation_id, "from_status": None,
                                            "to_status": values["status"], "actor_id": values["trader_id"],
@@ -339,44 +340,54 @@ _WRITE_MOVEMENT = insert(_movements)
 
 
 def _param(column):
-    """A parameter named and typed after a reservation's column."""
-    return bindparam(column.name, type_=column.type)
+    """A parameter for a reservation's column, typed by it. Prefixed: an UPDATE in the same statement would take a
+    parameter named after one of its table's columns as a value to set (lots also have `price_cents`, `created_at`)."""
+    return bindparam(f"hold_{column.name}", type_=column.type)
 
-
-_hold = (insert(_reservations).values({c.name: _param(c) for c in _reservations.c if c.name != "id"})
-         .returning(_reservations.c.id).cte("hold"))
-_WRITE_HOLD_PG = select(_hold.c.id).add_cte(
-    insert(_transitions).from_select(
-        ["reservation_id", "from_status", "to_status", "actor_id", "at"],
-        select(_hold.c.id, null(), _param(_reservations.c.status), _param(_reservations.c.trader_id),
-               _param(_reservations.c.created_at))).cte("first_transition"),
-    insert(_movements).from_select(
-        ["lot_id", "user_id", "reservation_id", "delta_offered", "delta_available", "reason", "created_at"],
-        select(_param(_reservations.c.lot_id), _param(_reservations.c.trader_id), _hold.c.id,
-               literal(Decimal(0), Quantity()), bindparam("delta_available", type_=Quantity()), literal("reserved"),
-               _param(_reservations.c.created_at))).cte("reserved_movement"))
 
 _quantity, _now = bindparam("quantity", type_=Quantity()), bindparam("now", type_=UTCDateTime())
 _TAKE_STOCK = (
     update(_lots)
-    .where(_lots.c.id == bindparam("lot_id"), _lots.c.status == LotStatus.published.value,
+    .where(_lots.c.id == bindparam("lot_id"), _lots.c.status == bindparam("published", LotStatus.published.value),
            _lots.c.available_until > _now, _lots.c.quantity_available >= _quantity,
            or_(_lots.c.min_order.is_(None), _lots.c.min_order <= _quantity, _lots.c.quantity_available == _quantity))
     .values(quantity_available=_lots.c.quantity_available - _quantity,
-            status=case((_lots.c.quantity_available == _quantity, LotStatus.sold_out.value), else_=_lots.c.status),
+            status=case((_lots.c.quantity_available == _quantity, bindparam("sold_out", LotStatus.sold_out.value)),
+                        else_=_lots.c.status),
             updated_at=_now)
     # What the update may have changed, and what the hold copied from the read (a producer may have changed it).
     .returning(_lots.c.quantity_available, _lots.c.status, _lots.c.updated_at, _lots.c.price_cents,
                _lots.c.available_until))
-_TAKE_AND_COUNT: dict[tuple, object] = {}
+_TAKE_AND_HOLD: dict[tuple, object] = {}
 
 
-def _take_stock_and_count(names: tuple[str, ...]):
-    """PostgreSQL: the conditional update and, in the same statement, the rollup's upserts (see rollup.counted_after)."""
-    if names not in _TAKE_AND_COUNT:
+def _take_and_hold(names: tuple[str, ...]):
+    """PostgreSQL: the conditional update and, reading its row, the hold's three inserts and the rollup's upserts
+    (`names`: the rollup columns a new hold counts in), in one statement; answers the lot as taken and the hold's id."""
+    if names not in _TAKE_AND_HOLD:
         taken = _TAKE_STOCK.cte("taken")
-        _TAKE_AND_COUNT[names] = select(taken).add_cte(*rollup.counted_after(taken, names))
-    return _TAKE_AND_COUNT[names]
+        columns = [c for c in _reservations.c if c.name not in ("id", "price_cents", "hold_expires_at")]
+        hold = (insert(_reservations).from_select(
+            [c.name for c in columns] + ["price_cents", "hold_expires_at"],
+            select(*[_param(c) for c in columns], taken.c.price_cents,
+                   func.least(bindparam("hold_until", type_=UTCDateTime()), taken.c.available_until))
+            .select_from(taken), include_defaults=False)
+            .returning(_reservations.c.id).cte("hold"))
+        first_transition = insert(_transitions).from_select(
+            ["reservation_id", "from_status", "to_status", "actor_id", "at"],
+            select(hold.c.id, null(), _param(_reservations.c.status), _param(_reservations.c.trader_id),
+                   _param(_reservations.c.created_at)))
+        movement = insert(_movements).from_select(
+            ["lot_id", "user_id", "reservation_id", "delta_offered", "delta_available", "reason", "created_at"],
+            select(_param(_reservations.c.lot_id), _param(_reservations.c.trader_id), hold.c.id,
+                   bindparam("delta_offered", Decimal(0), type_=Quantity()),
+                   bindparam("delta_available", type_=Quantity()), bindparam("reason", "reserved"),
+                   _param(_reservations.c.created_at)))
+        _TAKE_AND_HOLD[names] = (
+            select(*taken.c, hold.c.id).select_from(taken).join(hold, true())
+            .add_cte(first_transition.cte("first_transition"), movement.cte("reserved_movement"),
+                     *rollup.counted_after(taken, names)))
+    return _TAKE_AND_HOLD[names]
 
 
 def _commit_and_keep() -> None:

@@ -111,10 +111,10 @@ def counted_after(taken, names: tuple[str, ...]) -> tuple:
         index_elements=[TOTALS.c.lot_id], set_={name: TOTALS.c[name] + totals.excluded[name] for name in names})
     pair = postgresql.insert(TRADERS).from_select(
         ["lot_id", "trader_id", "reservations", *KEYS],
-        _keyed(select(Lot.id, bindparam("trader_id", type_=Integer), literal(1)), "postgresql")
-        .where(Lot.id == bindparam("lot_id"), exists(select(literal(1)).select_from(taken))))
-    pair = pair.on_conflict_do_update(
-        index_elements=[TRADERS.c.lot_id, TRADERS.c.trader_id], set_={"reservations": TRADERS.c.reservations + 1})
+        _keyed(select(Lot.id, bindparam("trader_id", type_=Integer), bindparam("one", 1)), "postgresql")
+        .where(Lot.id == bindparam("lot_id"), exists(select(Lot.id).select_from(taken))))
+    pair = pair.on_conflict_do_update(index_elements=[TRADERS.c.lot_id, TRADERS.c.trader_id],
+                                      set_={"reservations": TRADERS.c.reservations + bindparam("one", 1)})
     return totals.cte("counted_totals"), pair.cte("counted_pair")
 
 

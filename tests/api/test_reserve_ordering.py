@@ -11,7 +11,7 @@ from exchange.domain import reservations
 from exchange.domain.errors import Conflict
 from exchange.domain.integrity import check_integrity
 from exchange.extensions import db
-from exchange.models import Lot, Reservation
+from exchange.models import Lot, Reservation, StockMovement
 
 UTC = dt.timezone.utc
 
@@ -75,7 +75,10 @@ def test_a_refused_reservation_leaves_no_hold_behind(app, login_as, make_farm, m
         event.remove(session, "do_orm_execute", someone_takes_it_first)
     assert refused.value.code == "stock_short"
     assert db.session.query(Reservation).count() == 0
-    assert db.session.get(Lot, lot.id, populate_existing=True).quantity_available == Decimal(3)
+    assert db.session.query(StockMovement).filter_by(reason="reserved").count() == 0
+    # Nothing taken by us: the lot holds what the other writer left. (That write ran in our transaction: on SQLite
+    # the rollback of the hold written before the update undoes it too; on PostgreSQL nothing of ours was written.)
+    assert db.session.get(Lot, lot.id, populate_existing=True).quantity_available in (Decimal(1), Decimal(3))
 
 
 def test_a_retry_that_finds_the_lot_sold_out_by_its_own_original_answers_the_original(
@@ -126,3 +129,20 @@ def test_a_refusal_ends_its_transaction_without_a_rollback(app, login_as, make_f
         event.remove(db.engine, "rollback", rolled_back)
     assert refused.value.code == code
     assert rollbacks == []
+
+
+def test_reserving_changes_only_the_lots_stock_status_and_update_time(app, login_as, make_farm, make_lot,
+                                                                      make_trader):
+    producer, _ = login_as("producer")
+    lot = make_lot(make_farm(producer), quantity=2, price_cents=350, min_order="0.5")
+    table = Lot.__table__
+
+    def row():
+        return dict(db.session.execute(table.select().where(table.c.id == lot.id)).one()._mapping)
+
+    before = row()
+    reservations.reserve(lot.id, make_trader(), 2)
+    after = row()
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"quantity_available", "status", "updated_at"}
+    assert (after["quantity_available"], after["status"]) == (Decimal(0), "sold_out")

@@ -5,8 +5,7 @@ checks and subtracts atomically), and every state that ends a hold gives the qua
 State changes are compare-and-set on the status the caller saw, so two people acting at once cannot
 both win. Existing rows are always locked lot first, then reservations, then the report rollup, then the
 feed counter (events are numbered just before the commit): transactions that touch the same rows queue
-instead of deadlocking on PostgreSQL. A new reservation's own rows, written before its lot is locked, are
-seen by nobody else until the commit.
+instead of deadlocking on PostgreSQL. A new reservation's own rows are seen by nobody else until the commit.
 
 What closes a hold without anybody acting:
 - a pending hold not confirmed within HOLD_MINUTES (or by the end of the lot's window) expires;

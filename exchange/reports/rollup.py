@@ -9,9 +9,9 @@ region), join it to its lot and sum fourteen figures. Two tables hold what it ne
   copied (posting instant, Paris month, department, commune, category, product), so that distinct
   traders per group are counted without reading a lot.
 
-The reservation services call `reserved` and `moved` in the transaction that creates or moves a
-reservation, after the reservation's row is written: rows are locked lot, reservations, then rollup,
-then the feed counter. Everything is an integer (thousandths, millicents, metres), so the rollup is
+The reservation services call `reserved` (on PostgreSQL, `counted_after`: the same upserts inside the
+statement that takes the stock) and `moved` in the transaction that creates or moves a reservation:
+rows are locked lot, reservations, then rollup, then the feed counter. Everything is an integer (thousandths, millicents, metres), so the rollup is
 exact and `differences()` can compare it with the reservations row for row (`flask check-integrity`).
 `rebuild()` recomputes both tables from the reservations with the same SQL: the migration's backfill,
 the demo seed and the benchmark's loader use it.

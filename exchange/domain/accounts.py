@@ -9,13 +9,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import joinedload
 
 from exchange.domain.errors import Conflict, InvalidInput
 from exchange.extensions import db
 from exchange.models import ApiToken, Role, User
 from exchange.models.accounts import hash_token
-from exchange.models.types import utcnow
+from exchange.models.types import UTCDateTime, utcnow
 
 # argon2id hashers by cost parameters, each with the hash verified when an e-mail is unknown (so that
 # a wrong e-mail costs as long as a wrong password and does not tell which accounts exist).
@@ -101,17 +100,16 @@ def issue_token(user: User) -> str:
     return token
 
 
-# One indexed query on every API call: the token's digest, with its user joined (built once, compiled once).
-_TOKEN_WITH_USER = (select(ApiToken).options(joinedload(ApiToken.user))
-                    .where(ApiToken.token_hash == bindparam("token_hash")))
+# One indexed query on every API call: the user of a valid token, found by the token's digest (built once,
+# compiled once). The user alone is loaded as an object: a joined eager load of the token cost more CPU than the query.
+_USER_OF_VALID_TOKEN = (select(User).join(ApiToken, ApiToken.user_id == User.id)
+                        .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
+                               ApiToken.expires_at > bindparam("now", type_=UTCDateTime()), User.active.is_(True)))
 
 
 def user_for_token(token: str) -> User | None:
     """The active user a bearer token belongs to, if the token is valid and not revoked."""
-    row = db.session.scalar(_TOKEN_WITH_USER, {"token_hash": hash_token(token)})
-    if row is None or not row.is_valid() or not row.user.active:
-        return None
-    return row.user
+    return db.session.scalar(_USER_OF_VALID_TOKEN, {"token_hash": hash_token(token), "now": utcnow()})
 
 
 def revoke_token(token: str) -> bool:

@@ -19,7 +19,7 @@ import datetime as dt
 from typing import Callable, Iterable
 
 from flask import current_app, has_app_context
-from sqlalchemy import BigInteger, bindparam, event, insert, select, update
+from sqlalchemy import BigInteger, bindparam, event, insert, literal, select, true, union_all, update
 from sqlalchemy.orm import Session
 
 from exchange.extensions import db
@@ -118,6 +118,35 @@ _TAKE_SEQS = (update(_counter).where(_counter.c.id == 1)
                          select(_watch_version.c.version).where(_watch_version.c.id == 1)
                          .with_for_update(read=True).scalar_subquery()))
 _STORE = insert(_log)
+_ROW_COLUMNS = ("kind", "type", "lot_id", "reservation_id", "recipient_ids", "payload", "created_at")
+_NUMBER_AND_STORE: dict[tuple[str, int], object] = {}
+
+
+def _number_and_store_statement(dialect: str, count: int):
+    """The statement storing `count` events (parameters `<column>_<i>`), built once per database and count so that
+    its compiled form is reused (a multi-row VALUES is compiled again on every execution). On PostgreSQL it also
+    takes the numbers: the counter's update is a CTE whose new value numbers the rows (one round trip instead of
+    two), and it answers (last_seq, watch_version) as _TAKE_SEQS does; elsewhere it takes `first_seq`."""
+    key = (dialect, count)
+    if key not in _NUMBER_AND_STORE:
+        rows = [select(literal(i).label("position"),
+                       *[bindparam(f"{name}_{i}", type_=_log.c[name].type).label(name) for name in _ROW_COLUMNS])
+                for i in range(count)]
+        rows = (union_all(*rows) if count > 1 else rows[0]).subquery("event_rows")
+        if dialect == "postgresql":
+            numbers = _TAKE_SEQS.cte("numbers")
+            first = numbers.c.last_seq - bindparam("count", type_=BigInteger) + 1
+            stored = insert(_log).from_select(
+                ["seq", *_ROW_COLUMNS],
+                select(first + rows.c.position, *[rows.c[name] for name in _ROW_COLUMNS]).select_from(numbers)
+                .join(rows, true()))
+            _NUMBER_AND_STORE[key] = select(numbers).add_cte(stored.cte("stored"))
+        else:
+            _NUMBER_AND_STORE[key] = insert(_log).from_select(
+                ["seq", *_ROW_COLUMNS],
+                select(bindparam("first_seq", type_=BigInteger) + rows.c.position,
+                       *[rows.c[name] for name in _ROW_COLUMNS]))
+    return _NUMBER_AND_STORE[key]
 
 
 @event.listens_for(Session, "before_commit")
@@ -127,15 +156,36 @@ def _number_and_store(session: Session) -> None:
     if not events:
         return
     connection = session.connection()
-    last, watch_version = connection.execute(_TAKE_SEQS, {"count": len(events)}).one()
-    now = utcnow()
+    now, count = utcnow(), len(events)
+    if count > 8:  # a job closing a lot with its holds: many events, rarely
+        last, watch_version = connection.execute(_TAKE_SEQS, {"count": count}).one()
+        _numbered(events, last, watch_version)
+        connection.execute(_STORE, [_row(e) | {"seq": e["seq"], "created_at": now} for e in events])
+    else:  # a reservation's or a stock change's events
+        rows = {f"{name}_{i}": value for i, e in enumerate(events) for name, value in
+                (_row(e) | {"created_at": now}).items()}
+        dialect = connection.dialect.name
+        statement = _number_and_store_statement(dialect, count)
+        if dialect == "postgresql":
+            last, watch_version = connection.execute(statement, rows | {"count": count}).one()
+            _numbered(events, last, watch_version)
+        else:
+            last, watch_version = connection.execute(_TAKE_SEQS, {"count": count}).one()
+            _numbered(events, last, watch_version)
+            connection.execute(statement, rows | {"first_seq": last - count + 1})
+    session.info.setdefault(_PENDING, []).extend(events)
+
+
+def _row(event_: dict) -> dict:
+    return {"kind": event_["kind"], "type": event_["type"], "lot_id": event_["lot_id"],
+            "reservation_id": event_["reservation_id"], "recipient_ids": event_["recipient_ids"],
+            "payload": event_["payload"]}
+
+
+def _numbered(events: list[dict], last: int, watch_version: int) -> None:
     for seq, event_ in enumerate(events, start=last - len(events) + 1):
         event_["seq"] = seq
         event_["watch_version"] = watch_version
-    connection.execute(_STORE, [{"seq": e["seq"], "kind": e["kind"], "type": e["type"], "lot_id": e["lot_id"],
-                                 "reservation_id": e["reservation_id"], "recipient_ids": e["recipient_ids"],
-                                 "payload": e["payload"], "created_at": now} for e in events])
-    session.info.setdefault(_PENDING, []).extend(events)
 
 
 @event.listens_for(Session, "after_commit")

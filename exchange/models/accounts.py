@@ -82,7 +82,3 @@ class ApiToken(db.Model):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
-
-    def is_valid(self, now: dt.datetime | None = None) -> bool:
-        now = now or utcnow()
-        return self.revoked_at is None and self.expires_at > now

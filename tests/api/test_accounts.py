@@ -86,3 +86,30 @@ def test_failed_sign_ins_are_limited_per_account(client, make_user, app):
         client.post(f"{API}/auth/tokens", json={"email": "t@example.org", "password": "wrong-password"})
     r = client.post(f"{API}/auth/tokens", json={"email": "T@example.org", "password": "wrong-password"})
     assert r.status_code == 429 and "Retry-After" in r.headers and r.json["error"] == "too_many_requests"
+
+
+def test_a_token_stops_working_once_revoked_expired_or_its_account_deactivated(app, db, make_user):
+    import datetime as dt
+
+    from exchange.domain import accounts
+    from exchange.models.accounts import hash_token
+    from exchange.models.types import utcnow
+
+    client = app.test_client()
+
+    def me(token):
+        return client.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    def stored(token):
+        return db.session.query(ApiToken).filter_by(token_hash=hash_token(token)).one()
+
+    user = make_user("trader")
+    kept, revoked, expired = (accounts.issue_token(user) for _ in range(3))
+    assert [me(kept), me(revoked), me(expired)] == [200, 200, 200]
+    assert accounts.revoke_token(revoked)
+    stored(expired).expires_at = utcnow() - dt.timedelta(seconds=1)
+    db.session.commit()
+    assert [me(kept), me(revoked), me(expired), me("not-a-token")] == [200, 401, 401, 401]
+    user.active = False
+    db.session.commit()
+    assert me(kept) == 401

@@ -357,3 +357,23 @@ def test_a_confirmed_reservation_cannot_be_cancelled_once_pickup_time_has_come(c
         reservations.cancel(res.id, m.trader, now=later)
     assert caught.value.code == "too_late_to_cancel"
     assert reservations.cancel(res.id, m.trader).status == "cancelled"
+
+
+def test_the_reservation_answer_is_the_reservation_schema_dump(client, market, db, make_farm, make_lot):
+    from exchange.api.reservations import shown_to
+    from exchange.api.schemas import ReservationOut
+
+    m = market
+    open_every_day = {day: ["08:00-19:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    farm = make_farm(m.producer, pickup_hours=open_every_day, pickup_instructions="Cour de la ferme.")
+    lot = make_lot(farm, quantity="12.5", min_order="0.5", labels=["organic"])
+    pickup = (dt.datetime.now(PARIS) + dt.timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+    answers = [reserve(client, m, "1.25", lot=lot, pickup_at=pickup.isoformat()),
+               reserve(client, m, 2, headers=m.trader_headers | {"Idempotency-Key": "k-1"}),
+               reserve(client, m, 2, headers=m.trader_headers | {"Idempotency-Key": "k-1"})]  # the replay
+    assert [r.status_code for r in answers] == [201, 201, 201]
+    for r in answers:
+        stored = db.session.get(Reservation, r.json["id"], populate_existing=True)
+        assert r.json == ReservationOut().dump(shown_to(m.trader, stored))
+        assert r.json["pickup_code"] == stored.pickup_code
+    assert answers[0].json["pickup_at"] is not None and answers[0].json["lot"]["farm"]["pickup_hours"]

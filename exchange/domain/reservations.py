@@ -273,7 +273,7 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
     try:
         if postgresql:
             # One statement: the conditional update, then from the lot as it took the stock the hold, its first
-            # transition and its stock movement, and the report rollup's two upserts (rollup.counted_after), all
+            # transition and its stock movement, and the report rollup's upserts (rollup.counted_after), all
             # only if it took some. The lot's row is locked by the update and kept to the commit, after the
             # numbers; the rollup's rows after it, as in every other transaction (lot, reservations, rollup,
             # counter). Nothing is written when nothing is taken.

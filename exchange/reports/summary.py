@@ -5,10 +5,12 @@ Everything that happens to a lot belongs to the day it was posted (Europe/Paris)
 offered, and a month, once settled, does not change.
 
 One SQL statement does the work, whatever the grouping (see `_statement`): its branches read the
-lots in scope, with their keys computed once and their reservations' totals from the report rollup
-(rollup.py), and the (lot, trader) pairs of the rollup, never a reservation; they answer every level
-the report shows (cell = keys × unit, group, unit, total), distinct producers and traders exact at each.
-Python only assembles the few hundred resulting cells and masks them (masking.py).
+lots in scope with their keys computed once, their reservations' totals and the (lot, trader) pairs
+from the report rollup (rollup.py), never a reservation; for the department and month groupings, the
+whole months of the period come from the rollup's month tables (`group_traders`, `producer_cells`).
+They answer every level the report shows (cell = keys × unit, group, unit, total), distinct producers
+and traders exact at each. Python only assembles the few hundred resulting cells and masks them
+(masking.py).
 """
 from __future__ import annotations
 
@@ -78,7 +80,7 @@ def _totals_of(columns) -> list:
     return [thousandths(columns[column]).label(name) for name, column in ROLLUP_SUMS.items()]
 
 
-# Groupings whose distinct traders the (month, department, trader) table answers for whole months.
+# Groupings the month tables answer for whole months: traders everywhere, producers and offers on PostgreSQL.
 MONTH_GRAIN = frozenset({"department", "month"})
 
 

@@ -30,7 +30,7 @@ def paris_month(column, dialect: str) -> ColumnElement:
     return func.paris_month(column)
 
 
-def month_of(column, dialect: str, period: Period) -> ColumnElement:
+def month_of(column, period: Period) -> ColumnElement:
     """The Europe/Paris month ("2025-03") of a UTC timestamp within the period.
 
     The month boundaries of the period (computed here with the time zone rules) become nested CASEs
@@ -57,7 +57,7 @@ def key_columns(dimension: str, dialect: str, period: Period) -> list[ColumnElem
     if dimension == "commune":
         return [Farm.insee.label("commune"), Farm.commune.label("commune_name")]
     if dimension == "month":
-        return [month_of(Lot.created_at, dialect, period).label("month")]
+        return [month_of(Lot.created_at, period).label("month")]
     if dimension == "product":
         return [product_key(dialect).label("product"), func.trim(Lot.product).label("product_name")]
     raise ValueError(f"unknown report dimension {dimension!r}")

@@ -104,31 +104,49 @@ def _reserved_statements(dialect: str, names: tuple[str, ...]) -> tuple:
     """
     key = (dialect, names)
     if key not in _RESERVED:
-        figures = [bindparam(name, type_=TOTALS.c[name].type) for name in names]  # Quantity: in thousandths
-        totals = _insert(TOTALS, dialect).from_select(
-            ["lot_id", *KEYS, "unit", *names],
-            _keyed(select(Lot.id), dialect).add_columns(Lot.unit, *figures).where(Lot.id == bindparam("lot_id")))
-        totals = totals.on_conflict_do_update(
-            index_elements=[TOTALS.c.lot_id], set_={name: TOTALS.c[name] + totals.excluded[name] for name in names})
-        pair = _insert(TRADERS, dialect).from_select(
-            ["lot_id", "trader_id", "reservations", *KEYS],
-            _keyed(select(Lot.id, bindparam("trader_id", type_=Integer), literal(1)), dialect)
-            .where(Lot.id == bindparam("lot_id")))
-        pair = pair.on_conflict_do_update(
-            index_elements=[TRADERS.c.lot_id, TRADERS.c.trader_id], set_={"reservations": TRADERS.c.reservations + 1}
-        ).returning(TRADERS.c.month, TRADERS.c.department, TRADERS.c.trader_id)
-        month = _insert(MONTHS, dialect)
+        totals, pair = _totals_upsert(dialect, names), _pair_upsert(dialect)
         if dialect == "postgresql":
-            written = pair.cte("pair")
-            month = month.from_select(["month", "department", "trader_id", "reservations"],
-                                      select(written.c.month, written.c.department, written.c.trader_id, literal(1)))
+            _RESERVED[key] = (totals, _month_upsert_from(pair.cte("pair")), None)
         else:
-            month = month.values(month=bindparam("month"), department=bindparam("department"),
-                                 trader_id=bindparam("trader_id"), reservations=1)
-        month = month.on_conflict_do_update(index_elements=[MONTHS.c.month, MONTHS.c.department, MONTHS.c.trader_id],
-                                            set_={"reservations": MONTHS.c.reservations + 1})
-        _RESERVED[key] = (totals, month, None) if dialect == "postgresql" else (totals, pair, month)
+            month = _insert(MONTHS, dialect).values(month=bindparam("month"), department=bindparam("department"),
+                                                    trader_id=bindparam("trader_id"), reservations=1)
+            _RESERVED[key] = (totals, pair, _month_upsert(month))
     return _RESERVED[key]
+
+
+def _totals_upsert(dialect: str, names: tuple[str, ...], *where):
+    """Add a reservation's share (`names`, as parameters) to its lot's totals, taking the lot's keys if first."""
+    figures = [bindparam(name, type_=TOTALS.c[name].type) for name in names]  # Quantity: in thousandths
+    totals = _insert(TOTALS, dialect).from_select(
+        ["lot_id", *KEYS, "unit", *names],
+        _keyed(select(Lot.id), dialect).add_columns(Lot.unit, *figures).where(Lot.id == bindparam("lot_id"), *where),
+        include_defaults=False)  # the other columns take their server default, 0 (a CTE gets no Python defaults)
+    return totals.on_conflict_do_update(
+        index_elements=[TOTALS.c.lot_id], set_={name: TOTALS.c[name] + totals.excluded[name] for name in names})
+
+
+def _pair_upsert(dialect: str, *where):
+    """Count a reservation in its (lot, trader) pair, made with the lot's keys if first; returns the pair's keys."""
+    pair = _insert(TRADERS, dialect).from_select(
+        ["lot_id", "trader_id", "reservations", *KEYS],
+        _keyed(select(Lot.id, bindparam("trader_id", type_=Integer), literal(1)), dialect)
+        .where(Lot.id == bindparam("lot_id"), *where))
+    return pair.on_conflict_do_update(
+        index_elements=[TRADERS.c.lot_id, TRADERS.c.trader_id], set_={"reservations": TRADERS.c.reservations + 1}
+    ).returning(TRADERS.c.month, TRADERS.c.department, TRADERS.c.trader_id)
+
+
+def _month_upsert(month):
+    """`month` (an insert of one (month, department, trader) row) counting one more reservation if the row is there."""
+    return month.on_conflict_do_update(index_elements=[MONTHS.c.month, MONTHS.c.department, MONTHS.c.trader_id],
+                                       set_={"reservations": MONTHS.c.reservations + 1})
+
+
+def _month_upsert_from(pair):
+    """PostgreSQL: the month row's upsert from the keys the pair's upsert (a CTE) returned."""
+    return _month_upsert(postgresql.insert(MONTHS).from_select(
+        ["month", "department", "trader_id", "reservations"],
+        select(pair.c.month, pair.c.department, pair.c.trader_id, literal(1))))
 
 
 def share(reservation: Reservation) -> dict[str, int | Decimal]:
@@ -140,31 +158,12 @@ def counted_after(taken, names: tuple[str, ...]) -> tuple:
     """`reserved`'s upserts as PostgreSQL CTEs that write only when the CTE `taken` (the statement taking the
     lot's stock) has a row: they then run in that statement, after its update has locked the lot, as the lock
     order requires (one round trip instead of three). Parameters: `lot_id`, `trader_id`, and `share`'s `names`.
-
-    The totals take the lot's keys on first insert; the pair returns its keys to the (month, department, trader)
-    row's upsert. Keys are read from the lot and its farm as the statement found them (the update only takes stock).
+    Keys are read from the lot and its farm as the statement found them (the update only takes stock).
     """
     took = exists(select(literal(1)).select_from(taken))
-    figures = [bindparam(name, type_=TOTALS.c[name].type) for name in names]
-    totals = postgresql.insert(TOTALS).from_select(
-        ["lot_id", *KEYS, "unit", *names],
-        _keyed(select(Lot.id), "postgresql").add_columns(Lot.unit, *figures).where(Lot.id == bindparam("lot_id"), took),
-        include_defaults=False)  # the other columns take their server default, 0 (a CTE gets no Python defaults)
-    totals = totals.on_conflict_do_update(
-        index_elements=[TOTALS.c.lot_id], set_={name: TOTALS.c[name] + totals.excluded[name] for name in names})
-    pair = postgresql.insert(TRADERS).from_select(
-        ["lot_id", "trader_id", "reservations", *KEYS],
-        _keyed(select(Lot.id, bindparam("trader_id", type_=Integer), literal(1)), "postgresql")
-        .where(Lot.id == bindparam("lot_id"), took))
-    pair = pair.on_conflict_do_update(
-        index_elements=[TRADERS.c.lot_id, TRADERS.c.trader_id], set_={"reservations": TRADERS.c.reservations + 1}
-    ).returning(TRADERS.c.month, TRADERS.c.department, TRADERS.c.trader_id).cte("counted_pair")
-    month = postgresql.insert(MONTHS).from_select(
-        ["month", "department", "trader_id", "reservations"],
-        select(pair.c.month, pair.c.department, pair.c.trader_id, literal(1)))
-    month = month.on_conflict_do_update(index_elements=[MONTHS.c.month, MONTHS.c.department, MONTHS.c.trader_id],
-                                        set_={"reservations": MONTHS.c.reservations + 1})
-    return totals.cte("counted_totals"), pair, month.cte("counted_month")
+    pair = _pair_upsert("postgresql", took).cte("counted_pair")
+    return (_totals_upsert("postgresql", names, took).cte("counted_totals"), pair,
+            _month_upsert_from(pair).cte("counted_month"))
 
 
 def posted(lot_id: int, quantity: Decimal) -> None:

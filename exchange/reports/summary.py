@@ -84,9 +84,15 @@ def _totals_of(columns) -> list:
 MONTH_GRAIN = frozenset({"department", "month"})
 
 
-def whole_months(period: Period) -> list:
-    """The calendar months the period covers entirely, in order."""
-    return [m for m in period.months() if m.start >= period.start and m.end <= period.end]
+def split_months(period: Period) -> tuple[list, list[Period]]:
+    """The calendar months the period covers entirely, in order, and the part-months left at its ends
+    (none, one or two periods; the whole period when it covers no month entirely)."""
+    whole = [m for m in period.months() if m.start >= period.start and m.end <= period.end]
+    if not whole:
+        return [], [period]
+    edges = [Period(period.first, whole[0].start_day - dt.timedelta(days=1)) if period.first < whole[0].start_day
+             else None, Period(whole[-1].end_day, period.last) if whole[-1].end_day <= period.last else None]
+    return whole, [edge for edge in edges if edge is not None]
 
 
 def group_traders(scope: Scope, dims: tuple[str, ...]):
@@ -99,23 +105,22 @@ def group_traders(scope: Scope, dims: tuple[str, ...]):
     grouping each month's rows are distinct already and months do not overlap, so the parts are
     only appended; otherwise the union is made distinct.
     """
-    period = scope.period
-    whole = whole_months(period)
+    whole, edges = split_months(scope.period)
 
-    def from_pairs(start, end):
+    def from_pairs(part: Period):
         pairs = TRADERS.c
-        stmt = select(*[pairs[d] for d in dims], pairs.trader_id).where(pairs.posted_at >= start, pairs.posted_at < end)
+        stmt = select(*[pairs[d] for d in dims], pairs.trader_id).where(pairs.posted_at >= part.start,
+                                                                         pairs.posted_at < part.end)
         return stmt.where(pairs.department.in_(scope.departments)) if scope.departments is not None else stmt
 
     if not set(dims) <= MONTH_GRAIN or not whole:
-        return from_pairs(period.start, period.end).distinct().cte("group_traders")
+        return from_pairs(scope.period).distinct().cte("group_traders")
     months = MONTHS.c
     parts = [select(*[months[d] for d in dims], months.trader_id).where(months.month >= whole[0].key,
                                                                           months.month <= whole[-1].key)]
     if scope.departments is not None:
         parts[0] = parts[0].where(months.department.in_(scope.departments))
-    parts += [from_pairs(start, end) for start, end in ((period.start, whole[0].start), (whole[-1].end, period.end))
-              if start < end]
+    parts += [from_pairs(edge) for edge in edges]
     if set(dims) == MONTH_GRAIN:
         parts = [part if i == 0 else part.distinct() for i, part in enumerate(parts)]
         return (union_all(*parts) if len(parts) > 1 else parts[0]).cte("group_traders")
@@ -226,8 +231,7 @@ def producer_cells(scope: Scope, dims: tuple[str, ...], dialect: str):
         return select(*keys, *labels, func.count().label("lots"), func.sum(lots.c.offered).label("offered")
                       ).group_by(*keys)
 
-    period = scope.period
-    whole = whole_months(period)
+    whole, edges = split_months(scope.period)
     if not set(dims) <= MONTH_GRAIN or not whole:
         return from_lots(scope)
     p = PRODUCERS.c
@@ -235,10 +239,7 @@ def producer_cells(scope: Scope, dims: tuple[str, ...], dialect: str):
                     thousandths(p.offered).label("offered")).where(p.month >= whole[0].key, p.month <= whole[-1].key)
     if scope.departments is not None:
         months = months.where(p.department.in_(scope.departments))
-    edges = [Period(period.first, whole[0].start_day - dt.timedelta(days=1)) if period.first < whole[0].start_day
-             else None,
-             Period(whole[-1].end_day, period.last) if whole[-1].end_day <= period.last else None]
-    parts = [months] + [from_lots(Scope(edge, scope.departments)) for edge in edges if edge is not None]
+    parts = [months] + [from_lots(Scope(edge, scope.departments)) for edge in edges]
     if len(parts) == 1:
         return months
     rows = union_all(*parts)

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from exchange.extensions import db
+from exchange.feed import delivery
 
 CAHORS = (44.4475, 1.4419)
 TOULOUSE = (43.6045, 1.4440)
@@ -91,17 +92,25 @@ def test_each_lot_event_type_reaches_the_watcher(client, producer, login_as, fee
     assert events[1]["lot"]["price_cents"] == 250
 
 
+def delivered(client) -> None:
+    """Wait until the background worker, when there is one, has delivered every event queued so far."""
+    worker = delivery.worker(client.application)
+    assert worker is None or worker.flush()
+
+
 def test_a_watch_change_applies_to_the_next_event(client, producer, login_as, feed_client):
     _, p_headers, farm = producer
     trader, t_headers = login_as("trader")
     w = watch(client, t_headers, categories=["dairy"])
     feed = feed_client(trader)
     client.post("/api/v1/lots", json=lot_body(farm), headers=p_headers)  # primes the index: no match yet
+    # Each event delivered before the next watch change: a background worker matches an event against the
+    # watches as they are when it delivers it (as a replay does), so a change committed before that applies.
+    delivered(client)
     assert client.patch(f"/api/v1/watches/{w['id']}", json={"categories": ["vegetables"]},
                         headers=t_headers).status_code == 200
     client.post("/api/v1/lots", json=lot_body(farm, product="Courgettes"), headers=p_headers)
-    # Delivered before the next change: a background worker matches an event against the watches as they
-    # are when it delivers it (as a replay does), so a change committed before that applies already.
+    delivered(client)
     assert [e["lot"]["product"] for e in feed.events("lot")] == ["Courgettes"]
     assert client.delete(f"/api/v1/watches/{w['id']}", headers=t_headers).status_code == 204
     client.post("/api/v1/lots", json=lot_body(farm, product="Aubergines"), headers=p_headers)

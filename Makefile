@@ -7,7 +7,7 @@ export FLASK_APP := wsgi
 # PostgreSQL used by `make test` when it answers (CI starts it; see .ci/run).
 TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-pg bench install install-dev system-test-deps translations messages clean help
+.PHONY: run test test-sqlite test-pg bench bench-deps install install-dev system-test-deps translations messages clean help
 
 help:
 	@echo "make run    - install, prepare the demo database, serve on http://127.0.0.1:$(PORT)"
@@ -48,7 +48,7 @@ run: install
 system-test-deps:
 	@scripts/system-test-deps.sh
 
-test: install-dev system-test-deps
+test: install-dev system-test-deps bench-deps
 	$(MAKE) --no-print-directory test-sqlite
 	@if $(BIN)/python scripts/pg-answers.py "$(TEST_PG_URL)"; then \
 		$(MAKE) --no-print-directory test-pg; \
@@ -63,8 +63,11 @@ test-pg:
 	@echo "== test suite on PostgreSQL"
 	TEST_DATABASE_URL="$(TEST_PG_URL)" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install-dev
+bench: install-dev bench-deps
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+
+bench-deps:
+	@scripts/bench-deps.sh
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache bench-results.json

@@ -3,13 +3,21 @@
 For each database (SQLite file in WAL mode; PostgreSQL when it answers at $BENCH_PG_URL, default
 postgresql+psycopg://postgres@127.0.0.1:5432/postgres, where a throw-away database is created):
 - the schema, a producer, traders with bearer tokens and lots are made through the domain services;
-- gunicorn serves `wsgi:app` (gthread workers, as in production but without the proxy) on a free port;
-- concurrent clients (threads with keep-alive connections) POST /lots/{id}/reservations:
+- gunicorn serves `wsgi:app` on a free port, without the proxy: two gevent workers as in production
+  (docs/feed.md; `SOCKETIO_ASYNC_MODE=gevent`, `DATABASE_POOL_SIZE` 16 for the 32 clients), and on PostgreSQL
+  also two gthread workers of 8 threads, the setting of the figures measured before 2026-11-27;
+- concurrent clients with keep-alive connections POST /lots/{id}/reservations:
   `one lot`: everyone on the same lot, offered less than what is asked (contention, then refusals);
   `many lots`: each request on a random lot among 200 (little contention).
-Figures: requests/s, reservations/s (201s), 409s, any other status, the server's CPU time per request
-(its processes' user + system time, Linux), the load average, oversell (units held beyond what a lot
-offers, from the database afterwards) and the lots whose stock does not add up (check_integrity).
+Two load generators, each on fresh data: `python` (32 threads of http.client, a fixed number of requests)
+and `wrk` (Debian's wrk, 32 connections on one thread for a fixed time, bench/lua/reserve.lua), which costs
+the shared two cores far less CPU a request, as clients on other machines would; skipped where wrk is not
+installed (`make bench` installs it, scripts/bench-deps.sh).
+Figures: requests/s, reservations/s (201s over the whole run), holds/s until sold out (the holds' own
+`created_at`, first to last: the rate of reservations under contention, before the refusals), 409s, any
+other status, the server's and the load generator's CPU time per request (user + system, Linux), the load
+average, oversell (units held beyond what a lot offers, from the database afterwards) and the lots whose
+stock does not add up (check_integrity).
 """
 from __future__ import annotations
 
@@ -17,6 +25,9 @@ import http.client
 import json
 import os
 import random
+import re
+import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -90,8 +101,9 @@ def _prepare(url: str, traders: int, lots: list[Decimal]):
     return tokens, lot_ids
 
 
-def _outcome(url: str) -> tuple[Decimal, int, int]:
-    """Units held beyond what lots offer, lots that do not add up, reservations made."""
+def _outcome(url: str, since) -> tuple[Decimal, int, int, float | None]:
+    """Units held beyond what lots offer, lots that do not add up, reservations made, and the holds per second
+    made from `since` on (their count over the time from the first to the last, by their `created_at`)."""
     from exchange import create_app
     from exchange.domain.integrity import lot_balances
     from exchange.extensions import db
@@ -103,21 +115,28 @@ def _outcome(url: str) -> tuple[Decimal, int, int]:
         over = sum((max(Decimal(0), b.quantity_held - b.quantity_offered) for b in balances), Decimal(0))
         bad = sum(1 for b in balances if b.problems)
         made = db.session.scalar(select(func.count()).select_from(Reservation))
+        count, first, last = db.session.execute(
+            select(func.count(), func.min(Reservation.created_at), func.max(Reservation.created_at))
+            .where(Reservation.created_at >= since)).one()
+        rate = count / (last - first).total_seconds() if count > 1 and last > first else None
         db.session.remove()
         db.engine.dispose()
-    return over, bad, made
+    return over, bad, made, rate
 
 
 class Server:
-    """gunicorn serving the app on a free port, with its own environment; stopped by stop()."""
+    """gunicorn serving the app on a free port, with its own environment; stopped by stop().
+    `worker`: "gevent" (as in production) or "gthread" (`threads` threads per worker)."""
 
-    def __init__(self, url: str, workers: int, threads: int):
+    def __init__(self, url: str, workers: int, threads: int, worker: str = "gthread", pool_size: int = 10):
         self.port = _free_port()
         env = os.environ | {"DATABASE_URL": url, "SECRET_KEY": "bench-" + uuid.uuid4().hex, "CARREAU_ENV": "",
-                            "REDIS_URL": "", "PYTHONUNBUFFERED": "1"}
+                            "REDIS_URL": "", "PYTHONUNBUFFERED": "1", "DATABASE_POOL_SIZE": str(pool_size),
+                            "SOCKETIO_ASYNC_MODE": "gevent" if worker == "gevent" else "threading"}
+        concurrency = (["--worker-connections", "1000"] if worker == "gevent" else ["--threads", str(threads)])
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(workers), "--threads", str(threads),
+            [sys.executable, "-m", "gunicorn", "-k", worker, "-w", str(workers), *concurrency,
              "-b", f"127.0.0.1:{self.port}", "--backlog", "512", "--log-level", "warning", "wsgi:app"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
@@ -156,6 +175,7 @@ class Server:
 
 def _load(port: int, tokens: list[str], lot_ids: list[int], requests: int, clients: int, seed: int) -> Row:
     """`clients` threads share `requests` reservations of 1 unit; each keeps its connection open."""
+    cpu_before = os.times()
     rng = random.Random(seed)
     plan = [(rng.choice(tokens), rng.choice(lot_ids)) for _ in range(requests)]
     cursor = iter(range(requests))
@@ -199,42 +219,86 @@ def _load(port: int, tokens: list[str], lot_ids: list[int], requests: int, clien
     for t in threads:
         t.join()
     seconds = time.perf_counter() - started
+    cpu = os.times()
+    client_cpu_s = cpu.user + cpu.system - cpu_before.user - cpu_before.system
     latencies.sort()
     other = sum(n for status, n in statuses.items() if status not in (201, 409))
     return {"requests": requests, "clients": clients, "seconds": round(seconds, 2),
             "requests_per_s": requests / seconds, "reservations_per_s": statuses[201] / seconds,
             "created": statuses[201], "refused_409": statuses[409], "other_status": other,
-            "p50_ms": latencies[len(latencies) // 2] * 1e3, "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3}
+            "p50_ms": latencies[len(latencies) // 2] * 1e3, "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3,
+            "client_cpu_ms_per_request": client_cpu_s * 1e3 / requests}
+
+
+def _load_wrk(port: int, tokens: list[str], lot_ids: list[int], seconds: int, clients: int) -> Row:
+    """wrk for `seconds`: `clients` keep-alive connections on one thread, each request 1 unit of a random lot."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="carreau-bench-plan-") as plan:
+        plan.write("bench_tokens = {%s}\nbench_lots = {%s}\n" % (", ".join(json.dumps(t) for t in tokens),
+                                                                ", ".join(str(i) for i in lot_ids)))
+        plan.flush()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--timeout", "30s",
+                               "-s", str(ROOT / "bench" / "lua" / "reserve.lua"), f"http://127.0.0.1:{port}"],
+                              env=os.environ | {"BENCH_PLAN": plan.name}, capture_output=True, text=True, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    found = re.search(r"^BENCH_RESULT (.*)$", done.stdout, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"wrk gave no result:\n{done.stdout}\n{done.stderr}")
+    result = json.loads(found.group(1))
+    statuses = {int(status): n for status, n in result["statuses"].items()}
+    requests = result["requests"]
+    other = sum(n for status, n in statuses.items() if status not in (201, 409)) + result["socket_errors"]
+    return {"requests": requests, "clients": clients, "seconds": round(result["seconds"], 2),
+            "requests_per_s": requests / result["seconds"], "reservations_per_s": statuses.get(201, 0) / result["seconds"],
+            "created": statuses.get(201, 0), "refused_409": statuses.get(409, 0), "other_status": other,
+            "p50_ms": result["p50_us"] / 1e3, "p99_ms": result["p99_us"] / 1e3,
+            "client_cpu_ms_per_request": (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+                                         * 1e3 / max(requests, 1)}
 
 
 def _scenario(backend: str, url: str, name: str, lots: list[Decimal], requests: int, clients: int, workers: int,
-              threads: int) -> Row:
+              threads: int, generator: str, seconds: int, worker: str = "gthread") -> Row:
+    import datetime as dt
+
     tokens, lot_ids = _prepare(url, traders=50, lots=lots)
-    server = Server(url, workers, threads)
+    # As many pooled connections as requests a worker runs at once: threads, or its share of the clients.
+    server = Server(url, workers, threads, worker, pool_size=threads if worker == "gthread" else -(-clients // workers))
     try:
         _load(server.port, tokens, lot_ids, min(200, requests), clients, seed=1)  # warm up every worker
+        since = dt.datetime.now(dt.timezone.utc)
         cpu_before, load_before = server.cpu_seconds(), os.getloadavg()[0]
-        row = _load(server.port, tokens, lot_ids, requests, clients, seed=2)
+        if generator == "wrk":
+            row = _load_wrk(server.port, tokens, lot_ids, seconds, clients)
+        else:
+            row = _load(server.port, tokens, lot_ids, requests, clients, seed=2)
         cpu_after = server.cpu_seconds()
         row["server_cpu_ms_per_request"] = (None if cpu_before is None or cpu_after is None else
-                                            (cpu_after - cpu_before) * 1e3 / requests)
+                                            (cpu_after - cpu_before) * 1e3 / row["requests"])
         row["load_average"] = f"{load_before:.1f}–{os.getloadavg()[0]:.1f}"
     finally:
         log = server.stop()
-    over, bad_lots, made = _outcome(url)
+    over, bad_lots, made, holds_per_s = _outcome(url, since)
     if row["other_status"]:
         print(log[-3000:], file=sys.stderr)
-    return {"database": backend, "scenario": name, "server": f"gunicorn {workers}x{threads}"} | row | {
-        "oversold_units": float(over), "lots_not_adding_up": bad_lots, "reservations_in_db": made}
+    server_name = f"gunicorn {workers}x{threads} threads" if worker == "gthread" else f"gunicorn {workers} gevent"
+    return ({"database": backend, "scenario": name, "server": server_name, "client": generator}
+            | row | {"holds_per_s_until_sold_out": holds_per_s, "oversold_units": float(over),
+                     "lots_not_adding_up": bad_lots, "reservations_in_db": made})
 
 
 @bench("reservations", "POST /lots/{id}/reservations over HTTP: one contended lot and 200 lots, SQLite and PostgreSQL")
 def run(quick: bool) -> list[Row]:
-    requests = 600 if quick else 3000
+    requests, seconds = (600, 3) if quick else (3000, 10)
     clients = 32
     workers, threads = 2, 8
+    generators = ["python"] + (["wrk"] if shutil.which("wrk") else [])
+    if "wrk" not in generators:
+        print("wrk is not installed (scripts/bench-deps.sh): reservations measured with the Python client only",
+              file=sys.stderr)
     rows = []
-    for backend in ("sqlite", "postgresql", "postgresql async commit"):
+    configurations = [("sqlite", "gthread"), ("postgresql", "gevent"), ("postgresql", "gthread"),
+                      ("postgresql async commit", "gevent")]
+    for (backend, worker), generator in [(c, g) for c in configurations for g in generators]:
         for name, lots in (("one lot", [Decimal(requests * 3 // 4)]),  # the last quarter is refused
                            ("many lots", [Decimal(1000)] * 200)):
             if backend == "sqlite":
@@ -249,7 +313,8 @@ def run(quick: bool) -> list[Row]:
                     # The operator's choice, in DATABASE_URL: commits return before the WAL reaches the disk.
                     url += "?options=-csynchronous_commit%3Doff"
             try:
-                rows.append(_scenario(backend, url, name, lots, requests, clients, workers, threads))
+                rows.append(_scenario(backend, url, name, lots, requests, clients, workers, threads, generator,
+                                      seconds, worker))
             finally:
                 drop()
     return rows

@@ -47,6 +47,20 @@ def configure(app: Flask, config: type | dict | None) -> None:
     }
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         config_module.INSTANCE.mkdir(parents=True, exist_ok=True)
+    configure_pool(app)
+
+
+def configure_pool(app: Flask) -> None:
+    """A server database's pool keeps as many connections as the requests one process runs at once
+    (DATABASE_POOL_SIZE, and DATABASE_MAX_OVERFLOW more under bursts): a connection opened beyond the pool is
+    closed when returned, so a pool smaller than the load starts a PostgreSQL backend, which prepares its
+    statements again, every few requests. Engine options set explicitly win; SQLite keeps Flask-SQLAlchemy's."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options.setdefault("pool_size", app.config["DATABASE_POOL_SIZE"])
+    options.setdefault("max_overflow", app.config["DATABASE_MAX_OVERFLOW"])
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def select_locale() -> str:

@@ -27,7 +27,10 @@ def _database_url() -> str:
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_SECRET)
     SQLALCHEMY_DATABASE_URI = _database_url()
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}  # a restarted database costs no request
+    # A server database's pool per process (see configure_pool in exchange/__init__.py).
+    DATABASE_POOL_SIZE = _env_int("DATABASE_POOL_SIZE", 10)
+    DATABASE_MAX_OVERFLOW = _env_int("DATABASE_MAX_OVERFLOW", 10)
     REDIS_URL = os.environ.get("REDIS_URL") or None
     PORT = _env_int("PORT", 5000)
     # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host (nginx: 1). 0: the headers are ignored,

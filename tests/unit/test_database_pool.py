@@ -1,0 +1,48 @@
+"""A server database's connection pool is sized from the environment; SQLite keeps Flask-SQLAlchemy's."""
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from exchange import config as config_module
+from exchange import create_app
+from exchange.extensions import db
+
+PG_URL = "postgresql+psycopg://nobody@127.0.0.1:1/none"  # the engine is made, never connected
+
+
+def _pool(app):
+    with app.app_context():
+        return db.engine.pool
+
+
+def test_a_server_database_keeps_ten_connections_and_ten_more_under_bursts():
+    pool = _pool(create_app({"SQLALCHEMY_DATABASE_URI": PG_URL}))
+    assert (pool.size(), pool._max_overflow) == (10, 10)
+    assert pool._pre_ping
+
+
+def test_the_environment_sizes_the_pool(monkeypatch):
+    monkeypatch.setenv("DATABASE_POOL_SIZE", "24")
+    monkeypatch.setenv("DATABASE_MAX_OVERFLOW", "4")
+    importlib.reload(config_module)
+    try:
+        pool = _pool(create_app({"SQLALCHEMY_DATABASE_URI": PG_URL}))
+    finally:
+        monkeypatch.undo()
+        importlib.reload(config_module)
+    assert (pool.size(), pool._max_overflow) == (24, 4)
+
+
+def test_engine_options_set_explicitly_win():
+    app = create_app({"SQLALCHEMY_DATABASE_URI": PG_URL, "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 3}})
+    pool = _pool(app)
+    assert (pool.size(), pool._max_overflow) == (3, 10)
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///{tmp}/pool.sqlite3"])
+def test_sqlite_is_left_to_flask_sqlalchemy(url, tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url.format(tmp=tmp_path)})
+    assert "pool_size" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    _pool(app)  # an in-memory database's static pool would refuse a size

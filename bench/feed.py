@@ -87,7 +87,7 @@ def scenario(mode: str, clients: int, processes: int, rounds: int) -> Row:
     end_to_end = sorted((at - sent[q]) * 1000 for q, at in arrivals if q in sent)
     expected = connected * len(answered)
     durations.sort()
-    return {"async_mode": mode, "processes": processes, "clients": clients, "connected": connected, "changes": len(answered),
+    return {"async_mode": mode, "processes": processes, "clients": clients, "client": fleet.kind, "connected": connected, "changes": len(answered),
             "received": f"{len(latencies)}/{expected}",
             "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
             "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,

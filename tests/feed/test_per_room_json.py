@@ -1,0 +1,83 @@
+"""The per-room fields of a lot event are written without json.dumps, and must read exactly as if they were."""
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+from engineio import packet as eio_packet
+from socketio import packet
+
+from exchange.feed.manager import NAMESPACE, FeedManager, fields_json
+
+
+def dumped(fields: dict) -> str:
+    return json.dumps(fields, separators=(",", ":"))[1:-1]
+
+
+DISTANCES = [0.0, -0.0, 0.01, 0.1 + 0.2, 1.5, 12.34, 29.99, 30.0, 99.99, 1e-7, 123456.78, 1e16, 2.5e-300]
+WATCH_IDS = [[], [1], [7, 8, 9], [2**31, 2**63 + 5], list(range(1, 40))]
+
+
+@pytest.mark.parametrize("distance", DISTANCES)
+@pytest.mark.parametrize("ids", WATCH_IDS)
+def test_the_usual_fields_read_as_json_dumps_writes_them(distance, ids):
+    fields = {"distance_km": distance, "watch_ids": ids}
+    assert fields_json(fields) == dumped(fields)
+    assert json.loads("{" + fields_json(fields) + "}") == fields
+
+
+def test_random_distances_rounded_as_matching_rounds_them():
+    rng = random.Random(4)
+    for _ in range(20_000):
+        fields = {"distance_km": round(rng.uniform(0, 200), rng.choice((2, 3, 9))),
+                  "watch_ids": [rng.randrange(1, 10**9) for _ in range(rng.randrange(4))]}
+        assert fields_json(fields) == dumped(fields)
+
+
+@pytest.mark.parametrize("fields", [
+    {"distance_km": float("nan"), "watch_ids": [1]},          # not finite: json.dumps's NaN
+    {"distance_km": float("inf"), "watch_ids": [1]},
+    {"distance_km": np.float64(1.25), "watch_ids": [1]},      # a float subclass
+    {"distance_km": 3, "watch_ids": [1]},                     # an int
+    {"distance_km": 1.5, "watch_ids": [True, 2]},             # bool is an int subclass: true, not 1
+    {"distance_km": 1.5, "watch_ids": (1, 2)},                # a tuple
+    {"watch_ids": [1], "distance_km": 1.5},                   # the other order
+    {"distance_km": 1.5, "watch_ids": [1], "note": "é"},      # more fields
+    {"distance_km": 1.5},
+    {},
+])
+def test_anything_else_goes_through_json_dumps(fields):
+    assert fields_json(fields) == dumped(fields)
+
+
+def test_a_rooms_packet_is_the_packet_of_its_merged_payload():
+    """What `_deliver` sends a socket: the common part encoded once, then the room's fields spliced in."""
+    sent = []
+
+    class Server:
+        packet_class = packet.Packet
+        eio = type("Eio", (), {"generate_id": staticmethod(lambda ids=iter(range(100)): f"sid-{next(ids)}")})
+
+        def _send_eio_packet(self, eio_sid, message):
+            sent.append((eio_sid, message.encode()))
+
+    manager = FeedManager()
+    manager.set_server(Server())
+    manager.initialize()
+    manager.connect("eio-a", NAMESPACE)
+    manager.connect("eio-b", NAMESPACE)
+    sid_a, sid_b = manager.sid_from_eio_sid("eio-a", NAMESPACE), manager.sid_from_eio_sid("eio-b", NAMESPACE)
+    manager.enter_room(sid_a, NAMESPACE, "user:1")
+    manager.enter_room(sid_b, NAMESPACE, "user:2")
+    common = {"seq": 12, "type": "updated", "lot": {"id": 3, "product": "Poireaux « bio »", "price_cents": 250,
+                                                   "quantity_available": 17.5}}
+    per_room = {"user:1": {"distance_km": 4.21, "watch_ids": [5, 9]}, "user:2": {"distance_km": 0.0, "watch_ids": [6]},
+                "user:3": {"distance_km": 1.0, "watch_ids": [7]}}  # no socket here
+    manager.emit("lot", {**common, "__per_room__": per_room}, NAMESPACE, to=list(per_room))
+
+    expected = {eio: eio_packet.Packet(eio_packet.MESSAGE, packet.Packet(
+        packet.EVENT, namespace=NAMESPACE, data=["lot", {**common, **per_room[room]}]).encode()).encode()
+        for eio, room in (("eio-a", "user:1"), ("eio-b", "user:2"))}
+    assert dict(sent) == expected and len(sent) == 2

@@ -174,6 +174,7 @@ class _FeedDelivery:
         # The common part is encoded once; each room's packet only appends its own fields to it.
         prefix = self.server.packet_class(packet.EVENT, namespace=namespace, data=[event, common]).encode()[:-2]
         here = self.rooms.get(namespace, {})
+        dumps = self.server.packet_class.json.dumps  # engineio.json's is the standard library's, unless replaced
         for r in rooms:
             if r not in here:
                 continue  # only the rooms with sockets in this process cost anything
@@ -181,8 +182,7 @@ class _FeedDelivery:
             participants = list(self.get_participants(namespace, r))
             held = self.gate.screen([sid for sid, _ in participants], event, {**common, **fields}) \
                 if self.gate.active else ()
-            extra = fields_json(fields) if self.server.packet_class.json is json \
-                else self.server.packet_class.json.dumps(fields, separators=(",", ":"))[1:-1]
+            extra = fields_json(fields) if dumps is json.dumps else dumps(fields, separators=(",", ":"))[1:-1]
             message = eio_packet.Packet(eio_packet.MESSAGE, f"{prefix},{extra}}}]" if extra else f"{prefix}}}]")
             for sid, eio_sid in participants:
                 if sid not in skip and sid not in held:

@@ -9,6 +9,7 @@ import pytest
 from engineio import packet as eio_packet
 from socketio import packet
 
+from exchange.feed import manager as manager_module
 from exchange.feed.manager import NAMESPACE, FeedManager, fields_json
 
 
@@ -52,9 +53,10 @@ def test_anything_else_goes_through_json_dumps(fields):
     assert fields_json(fields) == dumped(fields)
 
 
-def test_a_rooms_packet_is_the_packet_of_its_merged_payload():
+def test_a_rooms_packet_is_the_packet_of_its_merged_payload(monkeypatch):
     """What `_deliver` sends a socket: the common part encoded once, then the room's fields spliced in."""
-    sent = []
+    sent, spliced = [], []
+    monkeypatch.setattr(manager_module, "fields_json", lambda fields: spliced.append(fields) or fields_json(fields))
 
     class Server:
         packet_class = packet.Packet
@@ -81,3 +83,4 @@ def test_a_rooms_packet_is_the_packet_of_its_merged_payload():
         packet.EVENT, namespace=NAMESPACE, data=["lot", {**common, **per_room[room]}]).encode()).encode()
         for eio, room in (("eio-a", "user:1"), ("eio-b", "user:2"))}
     assert dict(sent) == expected and len(sent) == 2
+    assert spliced == [per_room["user:1"], per_room["user:2"]]  # the fast path, not json.dumps, wrote them

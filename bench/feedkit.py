@@ -283,6 +283,10 @@ class ClientFleet:
                 proc.kill()
         return found
 
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self._procs]
+
     def cpu_seconds(self) -> float:
         """CPU time used so far by the client processes together."""
         return sum(cpu_seconds(proc.pid) for proc in self._procs)

@@ -52,7 +52,7 @@ def fields_json(fields: dict) -> str:
 
     Run once per room of every lot event (1,000 times an event for 1,000 traders): the usual
     `{"distance_km": float, "watch_ids": [int, ...]}` is spliced into a string; anything else goes
-    through json.dumps. tests/feed/test_per_room_json.py checks the two agree.
+    through json.dumps. tests/feed/test_fan_out.py checks the two agree.
     """
     if len(fields) == 2:
         distance, ids = fields.get("distance_km"), fields.get("watch_ids")
@@ -160,6 +160,7 @@ class _FeedDelivery:
     """Local delivery of /feed events: per-room fields merged, the gate consulted. Mixed into both managers."""
 
     gate: FeedGate
+    YIELD_EVERY = 20  # rooms queued between two yields to the writer tasks
 
     def _deliver(self, event: str, data: dict, namespace: str, room, skip_sid) -> None:
         rooms = [room] if isinstance(room, str) or room is None else list(room)
@@ -175,6 +176,7 @@ class _FeedDelivery:
         prefix = self.server.packet_class(packet.EVENT, namespace=namespace, data=[event, common]).encode()[:-2]
         here = self.rooms.get(namespace, {})
         dumps = self.server.packet_class.json.dumps  # engineio.json's is the standard library's, unless replaced
+        queued = 0
         for r in rooms:
             if r not in here:
                 continue  # only the rooms with sockets in this process cost anything
@@ -187,6 +189,11 @@ class _FeedDelivery:
             for sid, eio_sid in participants:
                 if sid not in skip and sid not in held:
                     self.server._send_eio_packet(eio_sid, message)
+            queued += 1
+            if queued % self.YIELD_EVERY == 0:
+                # Let the sockets' writer tasks send what is queued so far: the clients (on other cores,
+                # or other machines) start receiving while the rest is queued, instead of after all of it.
+                self.server.sleep(0)
 
     def connect(self, sid, namespace):
         # Called by the server right after it has sent the CONNECT packet (our connect handler has

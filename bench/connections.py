@@ -42,7 +42,10 @@ def hold(size: int, async_mode: str) -> Row:
             before = process_memory(server.process.pid)
             pid = serving_pid(server.process.pid)
             load_before = load_average()
-            fleet = ClientFleet([server.url], exchange.trader_tokens, max(1, -(-size // PER_PROCESS)))
+            # python-socketio's client, not the feed bench's lean one: like a browser, it hangs up when pings
+            # come late, and whether connections stay up is what this bench measures.
+            fleet = ClientFleet([server.url], exchange.trader_tokens, max(1, -(-size // PER_PROCESS)),
+                                kind="python-socketio")
             try:
                 started, cpu0 = time.monotonic(), cpu_seconds(pid)
                 connected = fleet.wait_connected()

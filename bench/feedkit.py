@@ -1,13 +1,16 @@
 """What the feed benches share: a migrated database with traders, real servers, fleets of websocket clients.
 
 Clients run in processes of their own (`ClientFleet`), each holding hundreds of asyncio
-python-socketio connections, so that the server process is measured, not the clients; they
-record `time.monotonic()` (system-wide on Linux) when each `lot` event arrives.
+connections, so that the server process is measured, not the clients; they record
+`time.monotonic()` (system-wide on Linux) when each `lot` event arrives. The clients are the lean
+ones of bench/leanfeed.py (a bare websocket, a fraction of the CPU) unless
+`BENCH_FEED_CLIENT=python-socketio` asks for python-socketio's asyncio client.
 """
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import multiprocessing as mp
 import os
 import tempfile
@@ -99,16 +102,88 @@ def populate(database_url: str, traders: int) -> Exchange:
 
 # --- client fleets -------------------------------------------------------------------------------
 
-async def _hold(url: str, tokens: list[str], arrivals: list, pipe, concurrency: int = 40) -> None:
+CLIENTS = ("lean", "python-socketio")
+
+
+def client_kind() -> str:
+    """Which client the fleets run: BENCH_FEED_CLIENT, "lean" (bench/leanfeed.py, the default) or "python-socketio"."""
+    kind = os.environ.get("BENCH_FEED_CLIENT", "lean")
+    if kind not in CLIENTS:
+        raise ValueError(f"BENCH_FEED_CLIENT must be one of {', '.join(CLIENTS)}, not {kind!r}")
+    return kind
+
+
+async def _hold(url: str, tokens: list[str], arrivals: list, pipe, kind: str, concurrency: int = 40) -> None:
+    """Connect one client per token, report how many are ready, then answer the fleet's commands."""
+    gate = asyncio.Semaphore(concurrency)
+    if kind == "lean":
+        from bench import leanfeed
+
+        session = leanfeed.session()
+        connect = _lean_connector(session, url, arrivals)
+    else:
+        session = None
+        connect = _socketio_connector(url, arrivals)
+    clients, dropped = [], {}
+
+    async def hold(token: str) -> None:
+        async with gate:
+            for attempt in range(5):
+                try:
+                    clients.append(await connect(token, dropped))
+                    return
+                except Exception:  # noqa: BLE001 - a busy server refuses some; try again a little later
+                    await asyncio.sleep(0.5 * (attempt + 1))
+
+    await asyncio.gather(*(hold(t) for t in tokens))
+    # A full garbage collection here (38-57 ms each, twice in a run at 1,000 clients, 250 per process)
+    # would hold back every arrival of this process's connections at once: the browsers these clients
+    # stand for do not share one. Young collections go on; full ones wait for the end of the run.
+    gc.freeze()
+    gc.set_threshold(*gc.get_threshold()[:2], 2**30)
+    pipe.send(("ready", len(clients)))
+    loop = asyncio.get_running_loop()
+    while (command := await loop.run_in_executor(None, pipe.recv)) != "stop":
+        if command == "count":
+            pipe.send(("count", len(arrivals), sum(1 for c in clients if c.connected), dropped))
+    pipe.send(("arrivals", arrivals))
+    await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
+    if session is not None:
+        await session.close()
+
+
+def _lean_connector(session, url: str, arrivals: list):
+    from bench.leanfeed import LeanFeedClient
+
+    async def connect(token: str, dropped: dict):
+        got_ready = asyncio.Event()
+
+        def on_event(name: str, data: dict, at: float) -> None:
+            if name == "lot":
+                arrivals.append((data["lot"]["quantity_available"], at))
+            elif name == "ready":
+                got_ready.set()
+
+        client = LeanFeedClient(session, url, token, on_event)
+        await client.connect(timeout_s=30)
+        try:
+            await asyncio.wait_for(got_ready.wait(), 30)
+        except BaseException:
+            await client.disconnect()
+            raise
+
+        def ended(_closed) -> None:
+            if client.reason != "client disconnect":
+                dropped[client.reason] = dropped.get(client.reason, 0) + 1
+        asyncio.ensure_future(client.closed()).add_done_callback(ended)
+        return client
+    return connect
+
+
+def _socketio_connector(url: str, arrivals: list):
     import socketio
 
-    clients = []
-    dropped: dict[str, int] = {}
-    gate = asyncio.Semaphore(concurrency)
-    ready = 0
-
-    async def connect(token: str) -> None:
-        nonlocal ready
+    async def connect(token: str, dropped: dict):
         sio = socketio.AsyncClient(reconnection=False)
         got_ready = asyncio.Event()
 
@@ -124,39 +199,26 @@ async def _hold(url: str, tokens: list[str], arrivals: list, pipe, concurrency: 
         async def on_disconnect(reason=None):
             dropped[str(reason)] = dropped.get(str(reason), 0) + 1
 
-        async with gate:
-            for attempt in range(5):
-                try:
-                    await sio.connect(url, namespaces=["/feed"], transports=["websocket"], auth={"token": token},
-                                      wait_timeout=30)
-                    await asyncio.wait_for(got_ready.wait(), 30)
-                    break
-                except Exception:  # noqa: BLE001 - a busy server refuses some; try again a little later
-                    await sio.disconnect()
-                    await asyncio.sleep(0.5 * (attempt + 1))
-            else:
-                return
-        clients.append(sio)
-        ready += 1
-
-    await asyncio.gather(*(connect(t) for t in tokens))
-    pipe.send(("ready", ready))
-    loop = asyncio.get_running_loop()
-    while (command := await loop.run_in_executor(None, pipe.recv)) != "stop":
-        if command == "count":
-            pipe.send(("count", len(arrivals), sum(1 for c in clients if c.connected), dropped))
-    pipe.send(("arrivals", arrivals))
-    await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
+        try:
+            await sio.connect(url, namespaces=["/feed"], transports=["websocket"], auth={"token": token},
+                              wait_timeout=30)
+            await asyncio.wait_for(got_ready.wait(), 30)
+        except BaseException:
+            await sio.disconnect()
+            raise
+        return sio
+    return connect
 
 
-def _client_process(url: str, tokens: list[str], pipe) -> None:
-    asyncio.run(_hold(url, tokens, [], pipe))
+def _client_process(url: str, tokens: list[str], pipe, kind: str) -> None:
+    asyncio.run(_hold(url, tokens, [], pipe, kind))
 
 
 class ClientFleet:
     """`processes` client processes sharing `tokens`, spread over the given server URLs."""
 
-    def __init__(self, urls: list[str], tokens: list[str], processes: int):
+    def __init__(self, urls: list[str], tokens: list[str], processes: int, kind: str | None = None):
+        self.kind = kind or client_kind()
         ctx = mp.get_context("spawn")
         self._pipes, self._procs = [], []
         self.dropped: dict[str, int] = {}  # why connections ended, as the clients saw it (last counts())
@@ -164,7 +226,7 @@ class ClientFleet:
             parent, child = ctx.Pipe()
             share = tokens[i::processes]
             url = urls[i % len(urls)]
-            proc = ctx.Process(target=_client_process, args=(url, share, child), daemon=True)
+            proc = ctx.Process(target=_client_process, args=(url, share, child, self.kind), daemon=True)
             proc.start()
             self._pipes.append(parent)
             self._procs.append(proc)
@@ -220,6 +282,10 @@ class ClientFleet:
             if proc.is_alive():
                 proc.kill()
         return found
+
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self._procs]
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the client processes together."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -16,6 +17,12 @@ from tests.conftest import PG_URL
 from tests.live_server import FeedListener, LiveServer, fresh_database, post_lot, setup_exchange, sign_up
 
 pytestmark = pytest.mark.slow
+
+
+def _run(coroutine):
+    """asyncio.run in a thread of its own: earlier tests (Playwright's sync API) may leave a loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture
@@ -85,7 +92,7 @@ def test_the_lean_client_receives_the_same_events_as_python_socketio(database_ur
             reference.wait_for("ready")
             reference_idle.wait_for("ready")
             posted = []
-            got, got_idle = asyncio.run(_lean_session(server.url, t_token, idle_token, lambda: posted.extend(
+            got, got_idle = _run(_lean_session(server.url, t_token, idle_token, lambda: posted.extend(
                 post_lot(server.url, p_headers, farm_id, f"Poireaux {i}")["id"] for i in range(3))))
             expected = reference.wait_for("lot", 3)
         finally:
@@ -104,7 +111,7 @@ def test_the_lean_client_receives_the_same_events_as_python_socketio(database_ur
 
         # Resuming after the first lot: exactly the two after it, as python-socketio's client gets them.
         since = expected[0]["seq"]
-        replayed = asyncio.run(_lean_since(server.url, t_token, since))
+        replayed = _run(_lean_since(server.url, t_token, since))
         again = FeedListener(server.url, t_token, since=since)
         try:
             again.wait_for("ready")
@@ -113,4 +120,4 @@ def test_the_lean_client_receives_the_same_events_as_python_socketio(database_ur
             again.close()
 
         with pytest.raises(Refused):
-            asyncio.run(_lean_refused(server.url, "not-a-token"))
+            _run(_lean_refused(server.url, "not-a-token"))

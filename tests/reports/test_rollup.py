@@ -158,27 +158,23 @@ def test_check_integrity_fails_when_the_rollup_and_the_reservations_differ(scene
     assert bad.exit_code == 1 and "report rollup differs" in bad.output
     assert f"lot {lot.id}: rollup totals" in bad.output
 
-    rollup.rebuild()
-    db.session.execute(text("DELETE FROM report_lot_traders WHERE trader_id = :id"), {"id": baseless.id})
-    db.session.commit()
-    assert rollup.differences() == [f"lot {lot.id}: rollup traders missing or wrong"]
-    assert runner.invoke(args=["check-integrity"]).exit_code == 1
-    rollup.rebuild()
-    db.session.execute(text("UPDATE report_month_traders SET reservations = 7 WHERE trader_id = :id"), {"id": based.id})
-    db.session.commit()
-    assert rollup.differences() == [
-        f"month 2026-03, department 46, trader {based.id}: rollup month traders missing or wrong",
-        f"month 2026-03, department 46, trader {based.id}: rollup month traders stale or extra"]
-    assert runner.invoke(args=["check-integrity"]).exit_code == 1
-    rollup.rebuild()
+    def corrupted(statement: str, params: dict, named: list[str]) -> None:
+        """From a rebuilt rollup, one change behind the services' back: named by differences(), and fatal."""
+        rollup.rebuild()
+        db.session.execute(text(statement), params)
+        db.session.commit()
+        assert rollup.differences() == named
+        assert runner.invoke(args=["check-integrity"]).exit_code == 1
+
+    corrupted("DELETE FROM report_lot_traders WHERE trader_id = :id", {"id": baseless.id},
+              [f"lot {lot.id}: rollup traders missing or wrong"])
+    corrupted("UPDATE report_month_traders SET reservations = 7 WHERE trader_id = :id", {"id": based.id},
+              [f"month 2026-03, department 46, trader {based.id}: rollup month traders missing or wrong",
+               f"month 2026-03, department 46, trader {based.id}: rollup month traders stale or extra"])
     producer = db.session.get(type(lot.farm), lot.farm_id).owner_id
-    db.session.execute(text("UPDATE report_month_producers SET offered = offered + 1 WHERE producer_id = :id"),
-                       {"id": producer})
-    db.session.commit()
-    assert rollup.differences() == [
-        f"month 2026-03, department 46, kg, producer {producer}: rollup month producers missing or wrong",
-        f"month 2026-03, department 46, kg, producer {producer}: rollup month producers stale or extra"]
-    assert runner.invoke(args=["check-integrity"]).exit_code == 1
+    corrupted("UPDATE report_month_producers SET offered = offered + 1 WHERE producer_id = :id", {"id": producer},
+              [f"month 2026-03, department 46, kg, producer {producer}: rollup month producers missing or wrong",
+               f"month 2026-03, department 46, kg, producer {producer}: rollup month producers stale or extra"])
     rollup.rebuild()
     db.session.commit()
     assert runner.invoke(args=["check-integrity"]).exit_code == 0

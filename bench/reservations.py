@@ -15,8 +15,8 @@ the shared two cores far less CPU a request, as clients on other machines would;
 installed (`make bench` installs it, scripts/bench-deps.sh).
 Figures: requests/s, reservations/s (201s over the whole run), holds/s until sold out (the holds' own
 `created_at`, first to last: the rate of reservations under contention, before the refusals), 409s, any
-other status, the server's and the load generator's CPU time per request (user + system, Linux), the load
-average, oversell (units held beyond what a lot offers, from the database afterwards) and the lots whose
+other status, the CPU time per request (user + system, Linux) of the server, of PostgreSQL (its processes on
+this machine) and of the load generator, the load average, oversell (units held beyond what a lot offers, from the database afterwards) and the lots whose
 stock does not add up (check_integrity).
 """
 from __future__ import annotations
@@ -173,6 +173,26 @@ class Server:
         return self.log.read().decode(errors="replace")
 
 
+def _postgres_cpu_seconds() -> float | None:
+    """CPU time (user + system) used so far by this machine's PostgreSQL processes; None where none is seen (another
+    machine) or /proc is missing. Backends that exit meanwhile take their share with them: the pool keeps them open."""
+    total, seen = 0, False
+    try:
+        processes = [p for p in Path("/proc").iterdir() if p.name.isdigit()]
+    except OSError:
+        return None
+    for process in processes:
+        try:
+            stat = (process / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        name, _, rest = stat.partition(" (")[2].rpartition(")")
+        if name in ("postgres", "postmaster"):
+            fields = rest.split()
+            total, seen = total + int(fields[11]) + int(fields[12]), True
+    return total / os.sysconf("SC_CLK_TCK") if seen else None
+
+
 def _load(port: int, tokens: list[str], lot_ids: list[int], requests: int, clients: int, seed: int) -> Row:
     """`clients` threads share `requests` reservations of 1 unit; each keeps its connection open."""
     cpu_before = os.times()
@@ -267,13 +287,17 @@ def _scenario(backend: str, url: str, name: str, lots: list[Decimal], requests: 
         _load(server.port, tokens, lot_ids, min(200, requests), clients, seed=1)  # warm up every worker
         since = dt.datetime.now(dt.timezone.utc)
         cpu_before, load_before = server.cpu_seconds(), os.getloadavg()[0]
+        postgres_before = _postgres_cpu_seconds() if backend != "sqlite" else None
         if generator == "wrk":
             row = _load_wrk(server.port, tokens, lot_ids, seconds, clients)
         else:
             row = _load(server.port, tokens, lot_ids, requests, clients, seed=2)
         cpu_after = server.cpu_seconds()
+        postgres_after = _postgres_cpu_seconds() if postgres_before is not None else None
         row["server_cpu_ms_per_request"] = (None if cpu_before is None or cpu_after is None else
                                             (cpu_after - cpu_before) * 1e3 / row["requests"])
+        row["postgres_cpu_ms_per_request"] = (None if postgres_after is None else
+                                              (postgres_after - postgres_before) * 1e3 / row["requests"])
         row["load_average"] = f"{load_before:.1f}–{os.getloadavg()[0]:.1f}"
     finally:
         log = server.stop()

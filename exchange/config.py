@@ -51,6 +51,9 @@ class Config:
     # Accounts
     ARGON2_PARAMETERS = {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}
     TOKEN_TTL_DAYS = _env_int("TOKEN_TTL_DAYS", 30)
+    # How long a process remembers which user a bearer token belongs to (exchange/domain/accounts.py): a revocation
+    # or a deactivation made elsewhere takes effect within this delay; 0 checks the database on every call.
+    TOKEN_CACHE_SECONDS = _env_int("TOKEN_CACHE_SECONDS", 5)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     # Redis down: the limits still hold, counted in each process's memory until Redis answers again,

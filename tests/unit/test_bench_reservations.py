@@ -29,3 +29,21 @@ def test_wrk_counts_every_answer_and_the_lot_sells_out_exactly(tmp_path):
     assert row["refused_409"] == row["requests"] - 40 and row["other_status"] == 0
     assert over == 0 and lots_not_adding_up == 0
     assert holds_per_s is not None and holds_per_s > 0 and row["client_cpu_ms_per_request"] > 0
+
+
+def test_postgres_cpu_counts_the_work_of_a_query():
+    from sqlalchemy import create_engine, text
+
+    from tests.conftest import PG_URL
+
+    before = reservations._postgres_cpu_seconds()
+    if not PG_URL or before is None:
+        pytest.skip("no PostgreSQL on this machine (TEST_DATABASE_URL)")
+    engine = create_engine(PG_URL)
+    try:
+        with engine.connect() as conn:  # a backend kept open, so its CPU time is still counted afterwards
+            conn.execute(text("SELECT count(*) FROM generate_series(1, 5000000)")).scalar()
+            after = reservations._postgres_cpu_seconds()
+    finally:
+        engine.dispose()
+    assert after - before >= 0.1

@@ -1,5 +1,6 @@
 """Feed payloads are built without marshmallow: they must stay exactly the API schemas' dumps."""
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -77,3 +78,34 @@ def test_a_rolled_back_transaction_records_nothing_and_takes_no_number(lots):
     publish.lot_event(db.session.get(Lot, lots[0].id), "updated")
     db.session.commit()
     assert db.session.scalar(select(db.func.max(FeedEvent.seq))) == last + 1
+
+
+@pytest.fixture
+def delivered(app):
+    """The events handed to delivery after each commit, as a client would receive them (JSON)."""
+    seen = []
+    previous = app.extensions[publish.DELIVERY_KEY]
+    app.extensions[publish.DELIVERY_KEY] = lambda events: seen.extend(json.loads(json.dumps(events)))
+    yield seen
+    app.extensions[publish.DELIVERY_KEY] = previous
+
+
+def test_a_reservation_delivers_the_events_it_stored(lots, make_trader, delivered):
+    """What a client receives live is what a replay would send it."""
+    trader = make_trader()
+    last = db.session.scalar(select(db.func.max(FeedEvent.seq)))
+    reservations.reserve(lots[0].id, trader, Decimal("1.5"))  # 12.345 offered: 10.845 left, still on offer
+    reservations.reserve(lots[1].id, trader, 3)  # the whole lot: sold out
+    stored = db.session.scalars(select(FeedEvent).where(FeedEvent.seq > last).order_by(FeedEvent.seq)).all()
+    assert [(e.kind, e.type) for e in stored] == [("lot", "reserved"), ("reservation", "created"),
+                                                  ("lot", "sold_out"), ("reservation", "created")]
+    assert [e["seq"] for e in delivered] == [e.seq for e in stored] == list(range(last + 1, last + 5))
+    for sent, kept in zip(delivered, stored):
+        assert (sent["kind"], sent["type"], sent["lot_id"], sent["reservation_id"], sent["recipient_ids"]) == (
+            kept.kind, kept.type, kept.lot_id, kept.reservation_id, kept.recipient_ids)
+        assert sent["payload"] == kept.payload
+    assert delivered[0]["payload"]["lot"]["quantity_available"] == 10.845
+    assert delivered[2]["payload"]["lot"]["status"] == "sold_out"
+    for sent in delivered[1::2]:
+        held = db.session.get(Reservation, sent["reservation_id"], populate_existing=True)
+        assert sent["payload"] == {"reservation": reservation_dump(held)}

@@ -46,3 +46,30 @@ def test_sqlite_is_left_to_flask_sqlalchemy(url, tmp_path):
     app = create_app({"SQLALCHEMY_DATABASE_URI": url.format(tmp=tmp_path)})
     assert "pool_size" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]
     _pool(app)  # an in-memory database's static pool would refuse a size
+
+
+def test_the_reservation_statement_fits_in_psycopg_statement_cache():
+    """psycopg rewrites a statement's placeholders on every call unless the statement is short enough to be cached;
+    the app raises that limit for the reservation's single statement."""
+    import re
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from psycopg import _queries
+    from psycopg.adapt import Transformer
+    from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+
+    from exchange.domain import reservations
+    from exchange.reports import rollup
+
+    create_app({"SQLALCHEMY_DATABASE_URI": PG_URL})
+    names = tuple(rollup.share(SimpleNamespace(status="pending", quantity=Decimal(1))))  # a new hold's share
+    sql = str(reservations._take_and_hold(names).compile(dialect=psycopg_dialect.dialect()))
+    assert len(sql.encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+    names = set(re.findall(r"%\((\w+)\)s", sql))
+    assert len(names) <= _queries.MAX_CACHED_STATEMENT_PARAMS
+    # psycopg itself: converting the statement a second time is a hit in its cache.
+    query, hits = _queries.PostgresQuery(Transformer()), _queries._query2pg.cache_info().hits
+    for _ in range(2):
+        query.convert(sql.encode(), {name: None for name in names})
+    assert _queries._query2pg.cache_info().hits == hits + 1

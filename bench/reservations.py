@@ -5,7 +5,9 @@ postgresql+psycopg://postgres@127.0.0.1:5432/postgres, where a throw-away databa
 - the schema, a producer, traders with bearer tokens and lots are made through the domain services;
 - gunicorn serves `wsgi:app` on a free port, without the proxy: two gevent workers as in production
   (docs/feed.md; `SOCKETIO_ASYNC_MODE=gevent`, `DATABASE_POOL_SIZE` 16 for the 32 clients), and on PostgreSQL
-  also two gthread workers of 8 threads, the setting of the figures measured before 2026-11-27;
+  also two gthread workers of 8 threads, the setting of the figures measured before 2026-11-27, and the gevent
+  workers with 4 pooled connections each and no overflow (`DATABASE_POOL_SIZE=4 DATABASE_MAX_OVERFLOW=0`: the
+  requests beyond wait for a connection instead of all reaching PostgreSQL at once);
 - concurrent clients with keep-alive connections POST /lots/{id}/reservations:
   `one lot`: everyone on the same lot, offered less than what is asked (contention, then refusals);
   `many lots`: each request on a random lot among 200 (little contention).
@@ -128,10 +130,12 @@ class Server:
     """gunicorn serving the app on a free port, with its own environment; stopped by stop().
     `worker`: "gevent" (as in production) or "gthread" (`threads` threads per worker)."""
 
-    def __init__(self, url: str, workers: int, threads: int, worker: str = "gthread", pool_size: int = 10):
+    def __init__(self, url: str, workers: int, threads: int, worker: str = "gthread", pool_size: int = 10,
+                 max_overflow: int = 10):
         self.port = _free_port()
         env = os.environ | {"DATABASE_URL": url, "SECRET_KEY": "bench-" + uuid.uuid4().hex, "CARREAU_ENV": "",
                             "REDIS_URL": "", "PYTHONUNBUFFERED": "1", "DATABASE_POOL_SIZE": str(pool_size),
+                            "DATABASE_MAX_OVERFLOW": str(max_overflow),
                             "SOCKETIO_ASYNC_MODE": "gevent" if worker == "gevent" else "threading"}
         concurrency = (["--worker-connections", "1000"] if worker == "gevent" else ["--threads", str(threads)])
         self.log = tempfile.TemporaryFile()
@@ -276,13 +280,20 @@ def _load_wrk(port: int, tokens: list[str], lot_ids: list[int], seconds: int, cl
                                          * 1e3 / max(requests, 1)}
 
 
+SMALL_POOL_SIZE = 4
+SMALL_POOL = f", {SMALL_POOL_SIZE} connections a worker"
+
+
 def _scenario(backend: str, url: str, name: str, lots: list[Decimal], requests: int, clients: int, workers: int,
               threads: int, generator: str, seconds: int, worker: str = "gthread") -> Row:
     import datetime as dt
 
     tokens, lot_ids = _prepare(url, traders=50, lots=lots)
-    # As many pooled connections as requests a worker runs at once: threads, or its share of the clients.
-    server = Server(url, workers, threads, worker, pool_size=threads if worker == "gthread" else -(-clients // workers))
+    if backend.endswith(SMALL_POOL):  # the requests beyond queue for a connection instead of all reaching PostgreSQL
+        pool = {"pool_size": SMALL_POOL_SIZE, "max_overflow": 0}
+    else:  # as many pooled connections as requests a worker runs at once: threads, or its share of the clients
+        pool = {"pool_size": threads if worker == "gthread" else -(-clients // workers)}
+    server = Server(url, workers, threads, worker, **pool)
     try:
         _load(server.port, tokens, lot_ids, min(200, requests), clients, seed=1)  # warm up every worker
         since = dt.datetime.now(dt.timezone.utc)
@@ -320,7 +331,8 @@ def run(quick: bool) -> list[Row]:
         print("wrk is not installed (scripts/bench-deps.sh): reservations measured with the Python client only",
               file=sys.stderr)
     rows = []
-    configurations = [("sqlite", "gthread"), ("postgresql", "gevent"), ("postgresql", "gthread"),
+    configurations = [("sqlite", "gthread"), ("postgresql", "gevent"), ("postgresql" + SMALL_POOL, "gevent"),
+                      ("postgresql", "gthread"),
                       ("postgresql async commit", "gevent")]
     if quick:  # SQLite, and PostgreSQL as in production; one load generator (wrk where installed)
         configurations, generators = configurations[:2], generators[-1:]

@@ -22,9 +22,12 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
+import psycopg
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, case, func, insert, literal, null, or_, select, true, update
+from sqlalchemy import (JSON, Float, Integer, Text, and_, bindparam, case, cast, exists, func, insert, literal, null, or_,
+                        select, true, update)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -37,7 +40,7 @@ from exchange.feed import publish
 from exchange.geo.distance import distance_km
 from exchange.models import Farm, Lot, LotStatus, Reservation, ReservationTransition, StockMovement, User
 from exchange.models.reservations import FINAL_STATUSES, ReservationStatus
-from exchange.models.types import Quantity, UTCDateTime, to_quantity, utcnow
+from exchange.models.types import QUANTITY_SCALE, Quantity, UTCDateTime, to_quantity, utcnow
 from exchange.reports import rollup
 
 # No 0/O, 1/I/L: a code read aloud or typed from a phone screen in the sun must not be misread.
@@ -270,6 +273,25 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
               "closed_at": None, "collect_failures": 0, "collect_locked_until": None}
     taking = {"lot_id": lot_id, "quantity": quantity, "now": now}
     postgresql = db.session.get_bind().dialect.name == "postgresql"
+    if postgresql and not db.session().in_nested_transaction() and not publish.has_queued(db.session()):
+        try:
+            reservation = _reserve_in_one_round_trip(lot, trader, values, taking, now + hold)
+        except psycopg.errors.UniqueViolation:
+            # The same key was used at the same time and won: its reservation is the answer, ours never happened.
+            db.session.rollback()
+            if idempotency_key is not None and (existing := _by_key(trader.id, idempotency_key)) is not None:
+                return _replay(existing, lot_id, quantity)
+            raise
+        if reservation is not None:
+            return reservation
+        # Nothing taken, nothing written: the lot as it is now says why, unless it was re-priced or re-windowed
+        # after our read, when it is taken below at its new price and window (corrected again from the update's
+        # row should it change once more).
+        db.session.commit()
+        lot = db.session.scalars(_LOT_WITH_FARM, {"lot_id": lot_id}).one()
+        if not _can_serve(lot, quantity, now):
+            return _refuse(lot, trader, quantity, idempotency_key, now)
+        values |= {"price_cents": lot.price_cents, "hold_expires_at": min(now + hold, lot.available_until)}
     try:
         if postgresql:
             # One statement: the conditional update, then from the lot as it took the stock the hold, its first
@@ -313,6 +335,52 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
     publish.lot_event(lot, "sold_out" if lot.status == LotStatus.sold_out.value else "reserved")
     publish.reservation_event(reservation, "created")
     _commit_and_keep()
+    return reservation
+
+
+def _reserve_in_one_round_trip(lot: Lot, trader: User, values: dict, taking: dict,
+                               hold_until: dt.datetime) -> Reservation | None:
+    """PostgreSQL: take the stock, write the hold (`_take_and_hold`), number and store its two events, and commit,
+    in one round trip (`publish.commit_pipelined`): the lot's row, locked by the take, is held only while
+    PostgreSQL runs the rest and commits, never while this worker serves other requests. On one contended lot
+    that hold is what every reservation queues for (docs/reservations.md, Throughput).
+
+    The events are built from the lot as read and completed in SQL with what only the take knows: the stock left,
+    the lot's status, the hold's id. The take also requires the price and window as read, which the events and the
+    hold repeat: when the producer changed them meanwhile nothing is taken, as when the stock is short. Answers the
+    reservation, committed, or None when nothing was taken (and nothing written)."""
+    reservation = Reservation(**values)
+    share = rollup.share(reservation)
+    now = values["created_at"]
+    events = [publish.new_lot_event(lot, "reserved"),
+              publish.new_reservation_event(reservation, "created", lot=lot, trader=trader)]
+    events[0]["payload"]["lot"]["updated_at"] = now.isoformat()  # what the take writes
+    taken, numbers = publish.commit_pipelined(
+        db.session(),
+        (_take_and_hold(tuple(share), guarded=True), taking | share | {
+            f"hold_{name}": value for name, value in values.items()} | {
+            "trader_id": trader.id, "hold_until": hold_until, "delta_available": -values["quantity"],
+            "read_price_cents": lot.price_cents, "read_available_until": lot.available_until}),
+        (_EVENTS_COMPLETED, publish.event_parameters(events, now) | {"count": len(events), "lot_id": lot.id}))
+    if taken is None:
+        return None
+    quantity_available, status, updated_at, _, _, reservation_id, _ = taken
+    for name, value in (("quantity_available", quantity_available), ("status", status), ("updated_at", updated_at)):
+        set_committed_value(lot, name, value)
+    reservation.id = reservation_id
+    make_transient_to_detached(reservation)
+    db.session.add(reservation)
+    for name, value in (("lot", lot), ("trader", trader)):  # as if loaded with it: the answer needs them
+        set_committed_value(reservation, name, value)
+    # The events as stored: what the SQL completed, completed here the same way.
+    lot_event, reservation_event = events
+    lot_event["type"] = "sold_out" if status == LotStatus.sold_out.value else "reserved"
+    lot_event["payload"]["lot"] |= {"quantity_available": float(quantity_available), "status": status}
+    reservation_event["reservation_id"] = reservation_id
+    reservation_event["payload"]["reservation"]["id"] = reservation_id
+    reservation_event["payload"]["reservation"]["lot"]["status"] = status
+    publish.deliver_after_commit(db.session(), events, *numbers)
+    _commit_and_keep()  # SQLAlchemy's side: the transaction is over, the events are delivered
     return reservation
 
 
@@ -360,11 +428,17 @@ _TAKE_STOCK = (
 _TAKE_AND_HOLD: dict[tuple, object] = {}
 
 
-def _take_and_hold(names: tuple[str, ...]):
+def _take_and_hold(names: tuple[str, ...], guarded: bool = False):
     """PostgreSQL: the conditional update and, reading its row, the hold's three inserts and the rollup's upserts
-    (`names`: the rollup columns a new hold counts in), in one statement; answers the lot as taken and the hold's id."""
-    if names not in _TAKE_AND_HOLD:
-        taken = _TAKE_STOCK.cte("taken")
+    (`names`: the rollup columns a new hold counts in), in one statement; answers the lot as taken and the hold's id.
+    `guarded`: the update also requires the lot's price and window as read (`read_price_cents`,
+    `read_available_until`), and the hold's id is kept for the rest of the transaction (`_HOLD_ID`)."""
+    key = (names, guarded)
+    if key not in _TAKE_AND_HOLD:
+        take = _TAKE_STOCK.where(_lots.c.price_cents == bindparam("read_price_cents"),
+                                 _lots.c.available_until == bindparam("read_available_until",
+                                                                      type_=UTCDateTime())) if guarded else _TAKE_STOCK
+        taken = take.cte("taken")
         columns = [c for c in _reservations.c if c.name not in ("id", "price_cents", "hold_expires_at")]
         hold = (insert(_reservations).from_select(
             [c.name for c in columns] + ["price_cents", "hold_expires_at"],
@@ -382,11 +456,46 @@ def _take_and_hold(names: tuple[str, ...]):
                    bindparam("delta_offered", Decimal(0), type_=Quantity()),
                    bindparam("delta_available", type_=Quantity()), bindparam("reason", "reserved"),
                    _param(_reservations.c.created_at)))
-        _TAKE_AND_HOLD[names] = (
-            select(*taken.c, hold.c.id).select_from(taken).join(hold, true())
+        kept = [func.set_config(_HOLD_SETTING, cast(hold.c.id, Text), true())] if guarded else []
+        _TAKE_AND_HOLD[key] = (
+            select(*taken.c, hold.c.id, *kept).select_from(taken).join(hold, true())
             .add_cte(first_transition.cte("first_transition"), movement.cte("reserved_movement"),
                      *rollup.counted_after(taken, names)))
-    return _TAKE_AND_HOLD[names]
+    return _TAKE_AND_HOLD[key]
+
+
+# The hold `_take_and_hold(guarded=True)` wrote, for the statements after it in the same transaction (a setting local
+# to the transaction: empty, hence NULL here, in any other); and its two events, stored only when there is one.
+_HOLD_SETTING = "carreau.hold_id"
+_HOLD_ID = cast(func.nullif(func.current_setting(_HOLD_SETTING, true()), ""), Integer)
+
+
+def _events_completed():
+    """The lot's and the hold's events (rows 0 and 1 of `publish.event_rows`), their payloads completed from the lot
+    as the take left it (parameter `lot_id`) and the hold's id, numbered and stored only when a hold was written."""
+    after = select(_lots.c.quantity_available, _lots.c.status, _HOLD_ID.label("hold_id")).where(
+        _lots.c.id == bindparam("lot_id"), _HOLD_ID.is_not(None)).cte("after_take")
+
+    def completed(i: int, *paths):
+        payload = cast(bindparam(f"payload_{i}", type_=JSONB), JSONB)
+        for path, value in paths:
+            payload = func.jsonb_set(payload, literal(path, ARRAY(Text)), func.to_jsonb(value))
+        return cast(payload, JSON)
+
+    sold_out = after.c.status == LotStatus.sold_out.value
+    rows = publish.event_rows(2, {
+        (0, "type"): case((sold_out, literal(LotStatus.sold_out.value)), else_=literal("reserved")),
+        (0, "payload"): completed(0, (["lot", "quantity_available"],
+                                      cast(after.c.quantity_available, Float) / cast(literal(QUANTITY_SCALE), Float)),
+                                  (["lot", "status"], after.c.status)),
+        (1, "reservation_id"): after.c.hold_id,
+        (1, "payload"): completed(1, (["reservation", "id"], after.c.hold_id),
+                                  (["reservation", "lot", "status"], after.c.status)),
+    }, source=after)
+    return publish.numbered_insert(rows, only_if=exists(select(literal(1)).select_from(after))).add_cte(after)
+
+
+_EVENTS_COMPLETED = _events_completed()
 
 
 def _commit_and_keep() -> None:

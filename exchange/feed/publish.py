@@ -6,7 +6,9 @@ Just before the transaction commits, its queued events take their gap-free `seq`
 `feed_counter` in one UPDATE (`last_seq + n`) and are stored in `feed_events`, so that a
 reconnecting client can be replayed exactly what it missed. The counter is thus the last row a
 transaction locks, held only for its commit: on PostgreSQL that statement and the `COMMIT` leave in
-one round trip (`_number_store_and_commit`). Only when the transaction commits are the events
+one round trip (`commit_pipelined`). A reservation goes further: it builds its events before it takes the
+stock, and sends the take, their numbering (completed in SQL from the take) and the `COMMIT` together
+(`numbered_insert`, `deliver_after_commit`; exchange/domain/reservations.py). Only when the transaction commits are the events
 handed to the delivery function installed on the app (the Socket.IO emitter, see feed/delivery.py);
 a rollback drops them together with their numbers.
 
@@ -24,7 +26,7 @@ from sqlalchemy import BigInteger, bindparam, event, insert, literal, select, tr
 from sqlalchemy.orm import Session
 
 from exchange.extensions import db
-from exchange.models import FeedCounter, FeedEvent, Farm, Lot, Reservation, WatchVersion
+from exchange.models import FeedCounter, FeedEvent, Farm, Lot, Reservation, User, WatchVersion
 from exchange.models.types import utcnow
 
 _QUEUED = "carreau_queued_events"  # recorded in this transaction, not numbered yet
@@ -69,9 +71,10 @@ def lot_payload(lot: Lot) -> dict:
             "created_at": _iso(lot.created_at), "updated_at": _iso(lot.updated_at)}
 
 
-def reservation_payload(reservation: Reservation) -> dict:
-    """`ReservationOut(exclude=("pickup_code",)).dump(reservation)`, the same dict."""
-    lot, trader = reservation.lot, reservation.trader
+def reservation_payload(reservation: Reservation, lot: Lot | None = None, trader: User | None = None) -> dict:
+    """`ReservationOut(exclude=("pickup_code",)).dump(reservation)`, the same dict (`lot` and `trader` given for a
+    reservation not in the session yet)."""
+    lot, trader = lot or reservation.lot, trader or reservation.trader
     return {"id": reservation.id, "lot_id": reservation.lot_id, "trader_id": reservation.trader_id,
             "quantity": _quantity(reservation.quantity), "price_cents": reservation.price_cents,
             "status": _text(reservation.status), "pickup_at": _iso(reservation.pickup_at),
@@ -87,25 +90,42 @@ def reservation_payload(reservation: Reservation) -> dict:
 
 # --- recording -----------------------------------------------------------------------------------
 
-def _queue(kind: str, type_: str, payload: dict, *, lot_id: int | None = None, reservation_id: int | None = None,
-           recipient_ids: Iterable[int] = ()) -> None:
-    db.session.info.setdefault(_QUEUED, []).append(
-        {"seq": None, "kind": kind, "type": type_, "lot_id": lot_id, "reservation_id": reservation_id,
-         "recipient_ids": sorted(set(recipient_ids)), "payload": payload})
+def _event(kind: str, type_: str, payload: dict, *, lot_id: int | None = None, reservation_id: int | None = None,
+           recipient_ids: Iterable[int] = ()) -> dict:
+    return {"seq": None, "kind": kind, "type": type_, "lot_id": lot_id, "reservation_id": reservation_id,
+            "recipient_ids": sorted(set(recipient_ids)), "payload": payload}
 
 
 def lot_event(lot: Lot, type_: str) -> None:
     """Record that a lot was published, updated, reserved, sold out, withdrawn or expired."""
     db.session.flush()  # ids, and column defaults applied on write, belong in the payload
-    _queue("lot", type_, {"lot": lot_payload(lot)}, lot_id=lot.id)
+    db.session.info.setdefault(_QUEUED, []).append(new_lot_event(lot, type_))
 
 
 def reservation_event(reservation: Reservation, type_: str) -> None:
     """Record a reservation's change for the producer of its farm and for its trader."""
     db.session.flush()
-    recipients = (reservation.lot.farm.owner_id, reservation.trader_id)
-    _queue("reservation", type_, {"reservation": reservation_payload(reservation)}, lot_id=reservation.lot_id,
-           reservation_id=reservation.id, recipient_ids=recipients)
+    db.session.info.setdefault(_QUEUED, []).append(new_reservation_event(reservation, type_))
+
+
+def has_queued(session: Session) -> bool:
+    """Whether the session's transaction has recorded events not numbered yet."""
+    return bool(session.info.get(_QUEUED))
+
+
+def new_lot_event(lot: Lot, type_: str) -> dict:
+    """`lot_event`'s event, not recorded: for a caller that stores it itself (`numbered_insert`)."""
+    return _event("lot", type_, {"lot": lot_payload(lot)}, lot_id=lot.id)
+
+
+def new_reservation_event(reservation: Reservation, type_: str, lot: Lot | None = None,
+                          trader: User | None = None) -> dict:
+    """`reservation_event`'s event, not recorded: for a caller that stores it itself (`numbered_insert`), and that
+    may give the lot and the trader of a reservation not in the session yet."""
+    lot = lot or reservation.lot
+    return _event("reservation", type_, {"reservation": reservation_payload(reservation, lot, trader)},
+                  lot_id=reservation.lot_id, reservation_id=reservation.id,
+                  recipient_ids=(lot.farm.owner_id, reservation.trader_id))
 
 
 _counter, _log, _watch_version = FeedCounter.__table__, FeedEvent.__table__, WatchVersion.__table__
@@ -123,6 +143,38 @@ _ROW_COLUMNS = ("kind", "type", "lot_id", "reservation_id", "recipient_ids", "pa
 _NUMBER_AND_STORE: dict[tuple[str, int], object] = {}
 
 
+def event_rows(count: int, completed: dict[tuple[int, str], object] | None = None, source=None):
+    """`count` events as a subquery of parameters `<column>_<i>` (and `position`): what `numbered_insert` stores.
+    `completed` replaces the parameter of row i's column by a SQL expression, and `source` is then what those
+    expressions read from: a row they take their values from, without which no event row is made."""
+    completed = completed or {}
+    rows = [select(literal(i).label("position"),
+                   *[completed.get((i, name), bindparam(f"{name}_{i}", type_=_log.c[name].type)).label(name)
+                     for name in _ROW_COLUMNS])
+            for i in range(count)]
+    if source is not None:
+        rows = [row.select_from(source) for row in rows]
+    return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("event_rows")
+
+
+def numbered_insert(rows, *, only_if=None):
+    """PostgreSQL: the counter's update (parameter `count`) as a CTE whose new value numbers `rows` (`event_rows`)
+    as they are stored, one round trip instead of two; answers (last_seq, watch_version) as _TAKE_SEQS does.
+    `only_if`, a SQL condition, leaves the counter alone (and answers no row) when it does not hold."""
+    numbers = (_TAKE_SEQS if only_if is None else _TAKE_SEQS.where(only_if)).cte("numbers")
+    first = numbers.c.last_seq - bindparam("count", type_=BigInteger) + 1
+    stored = insert(_log).from_select(
+        ["seq", *_ROW_COLUMNS],
+        select(first + rows.c.position, *[rows.c[name] for name in _ROW_COLUMNS]).select_from(numbers)
+        .join(rows, true()))
+    return select(numbers).add_cte(stored.cte("stored"))
+
+
+def event_parameters(events: list[dict], now: dt.datetime) -> dict:
+    """The parameters of `event_rows` for these queued events."""
+    return {f"{name}_{i}": value for i, e in enumerate(events) for name, value in (_row(e) | {"created_at": now}).items()}
+
+
 def _number_and_store_statement(dialect: str, count: int):
     """The statement storing `count` events (parameters `<column>_<i>`), built once per database and count so that
     its compiled form is reused (a multi-row VALUES is compiled again on every execution). On PostgreSQL it also
@@ -130,18 +182,9 @@ def _number_and_store_statement(dialect: str, count: int):
     two), and it answers (last_seq, watch_version) as _TAKE_SEQS does; elsewhere it takes `first_seq`."""
     key = (dialect, count)
     if key not in _NUMBER_AND_STORE:
-        rows = [select(literal(i).label("position"),
-                       *[bindparam(f"{name}_{i}", type_=_log.c[name].type).label(name) for name in _ROW_COLUMNS])
-                for i in range(count)]
-        rows = (union_all(*rows) if count > 1 else rows[0]).subquery("event_rows")
+        rows = event_rows(count)
         if dialect == "postgresql":
-            numbers = _TAKE_SEQS.cte("numbers")
-            first = numbers.c.last_seq - bindparam("count", type_=BigInteger) + 1
-            stored = insert(_log).from_select(
-                ["seq", *_ROW_COLUMNS],
-                select(first + rows.c.position, *[rows.c[name] for name in _ROW_COLUMNS]).select_from(numbers)
-                .join(rows, true()))
-            _NUMBER_AND_STORE[key] = select(numbers).add_cte(stored.cte("stored"))
+            _NUMBER_AND_STORE[key] = numbered_insert(rows)
         else:
             _NUMBER_AND_STORE[key] = insert(_log).from_select(
                 ["seq", *_ROW_COLUMNS],
@@ -163,49 +206,77 @@ def _number_and_store(session: Session) -> None:
         _numbered(events, last, watch_version)
         connection.execute(_STORE, [_row(e) | {"seq": e["seq"], "created_at": now} for e in events])
     else:  # a reservation's or a stock change's events
-        rows = {f"{name}_{i}": value for i, e in enumerate(events) for name, value in
-                (_row(e) | {"created_at": now}).items()}
+        rows = event_parameters(events, now)
         dialect = connection.dialect.name
         statement = _number_and_store_statement(dialect, count)
-        if dialect == "postgresql" and not session.in_nested_transaction():
-            last, watch_version = _number_store_and_commit(session, connection, statement, rows | {"count": count})
-            _numbered(events, last, watch_version)
-        elif dialect == "postgresql":
+        if dialect == "postgresql" and session.in_nested_transaction():  # a savepoint commits nothing around it
             last, watch_version = connection.execute(statement, rows | {"count": count}).one()
-            _numbered(events, last, watch_version)
+        elif dialect == "postgresql":
+            # The numbers and the COMMIT in one round trip: the counter, which every transaction recording events
+            # waits for, is held only while PostgreSQL commits; holding it across a round trip and a turn of the
+            # server's event loop made it the queue that bounded reservations (13 backends waiting on it on
+            # average, docs/reservations.md).
+            last, watch_version = commit_pipelined(session, (statement, rows | {"count": count}))[0]
         else:
             last, watch_version = connection.execute(_TAKE_SEQS, {"count": count}).one()
-            _numbered(events, last, watch_version)
             connection.execute(statement, rows | {"first_seq": last - count + 1})
+        _numbered(events, last, watch_version)
     session.info.setdefault(_PENDING, []).extend(events)
 
 
 _COMPILED: dict[tuple, tuple] = {}
 
 
-def _number_store_and_commit(session: Session, connection, statement, params: dict) -> tuple[int, int]:
-    """PostgreSQL: the numbering statement and the transaction's `COMMIT` sent together (psycopg's pipeline mode),
-    one round trip, so that the feed's counter, locked by the statement, is held only while PostgreSQL commits:
-    never while this process, between the answer and the `COMMIT`, serves other requests. Every transaction that
-    records events waits for the counter; holding it across a round trip and a turn of the server's event loop
-    made it the queue that bounded reservations (measured: 13 backends waiting on it on average, docs/reservations.md).
-    Whatever the session has not written yet is flushed first; SQLAlchemy's own commit then finds the transaction
-    over (psycopg does nothing) and runs its hooks (delivery)."""
-    session.flush()
-    dialect = connection.dialect
+def _compiled(statement, dialect):
+    """The statement's SQL, bind processors and result processors, compiled once per statement and dialect."""
     key = (id(statement), dialect.name)
     if key not in _COMPILED:
         compiled = statement.compile(dialect=dialect)
-        _COMPILED[key] = (statement, compiled, {
-            name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in compiled.binds.items()})
-    _, compiled, binds = _COMPILED[key]
-    values = {name: binds[name](value) if binds.get(name) else value
-              for name, value in compiled.construct_params(params).items()}
+        binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in compiled.binds.items()}
+        results = [column.type.dialect_impl(dialect).result_processor(dialect, None)
+                   for column in statement.selected_columns]
+        _COMPILED[key] = (statement, compiled, binds, results)  # the statement kept: its id stays its own
+    return _COMPILED[key][1:]
+
+
+def commit_pipelined(session: Session, *statements) -> list[tuple | None]:
+    """PostgreSQL: the `statements` ((statement, parameters) pairs, each a SELECT or answering rows) and the
+    transaction's `COMMIT`, sent together in psycopg's pipeline mode: one round trip, so that the rows they lock
+    are held only while PostgreSQL runs them and commits, never while this process, between an answer and the
+    next statement, serves other requests (under gevent, a worker may take several milliseconds to come back).
+    Answers each statement's first row, converted as SQLAlchemy would (None when it has none).
+
+    Whatever the session has not written yet is flushed first. The session's own commit, afterwards, finds the
+    transaction over (psycopg does nothing) and runs its hooks (delivery). An error in a statement (a unique
+    key, say) is psycopg's own, raised here with the transaction aborted: nothing was committed."""
+    session.flush()
+    connection = session.connection()
+    dialect = connection.dialect
+    sent = []
+    for statement, params in statements:
+        compiled, binds, results = _compiled(statement, dialect)
+        values = {name: binds[name](value) if binds.get(name) else value
+                  for name, value in compiled.construct_params(params).items()}
+        sent.append((compiled.string, values, results))
     driver = connection.connection.driver_connection
-    with driver.pipeline(), driver.cursor() as cursor:
-        cursor.execute(compiled.string, values)
+    with driver.pipeline():
+        cursors = []
+        for sql, values, _ in sent:
+            cursor = driver.cursor()
+            cursor.execute(sql, values)
+            cursors.append(cursor)
         driver.commit()
-        return cursor.fetchone()
+        rows = [cursor.fetchone() for cursor in cursors]
+    return [None if row is None else tuple(convert(value) if convert else value
+                                           for convert, value in zip(results, row))
+            for row, (_, _, results) in zip(rows, sent)]
+
+
+def deliver_after_commit(session: Session, events: list[dict], last: int, watch_version: int) -> None:
+    """Events a caller numbered and stored itself (`numbered_insert` in its own statement), numbered here as the
+    counter answered, and delivered once the session commits."""
+    _numbered(events, last, watch_version)
+    session.info.setdefault(_PENDING, []).extend(events)
 
 
 def _row(event_: dict) -> dict:

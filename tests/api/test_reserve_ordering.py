@@ -3,23 +3,35 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, update
-from sqlalchemy.sql import visitors
-from sqlalchemy.sql.dml import Update
+from sqlalchemy import event, select, update
 
 from exchange.domain import reservations
 from exchange.domain.errors import Conflict
 from exchange.domain.integrity import check_integrity
 from exchange.extensions import db
-from exchange.models import Lot, Reservation, StockMovement
+from exchange.models import FeedCounter, FeedEvent, Lot, Reservation, StockMovement
 
 UTC = dt.timezone.utc
 
 
-def updates_lots(state) -> bool:
-    """The session is about to run a statement that updates the lots table (alone, or in a WITH on PostgreSQL)."""
-    return any(isinstance(element, Update) and element.table.name == Lot.__tablename__
-               for element in visitors.iterate(state.statement))
+def after_our_read(change):
+    """A do_orm_execute hook: `change` (another writer, simulated in our transaction) lands once, right after
+    reserve's read of the lot; what reserve then writes follows from that read, and the take finds the lot changed."""
+    done = []
+
+    def hook(state):
+        if done or not state.is_select or state.statement.column_descriptions[0]["entity"] is not Lot:
+            return None
+        done.append(True)
+        read = state.invoke_statement().freeze()
+        change(state.session)
+        return read()
+
+    return hook, done
+
+
+def feed_counter(session) -> int:
+    return session.execute(select(FeedCounter.last_seq)).scalar_one()
 
 
 def test_a_lot_repriced_and_shortened_between_read_and_update_gives_the_hold_its_new_price_and_window(
@@ -28,56 +40,50 @@ def test_a_lot_repriced_and_shortened_between_read_and_update_gives_the_hold_its
     lot = make_lot(make_farm(producer), quantity=10, price_cents=300)
     trader = make_trader()
     soon = dt.datetime.now(UTC).replace(microsecond=0) + dt.timedelta(minutes=10)
-    done = []
-
-    # The producer's change lands right before the conditional update, after the hold was written from the read.
     session = db.session()
-
-    @event.listens_for(session, "do_orm_execute")
-    def producer_changes_the_lot(state):
-        if updates_lots(state) and not done:
-            done.append(True)
-            state.session.execute(update(Lot).where(Lot.id == lot.id)
-                                  .values(price_cents=450, available_until=soon)
-                                  .execution_options(synchronize_session=False))
-
+    # On PostgreSQL the take, which requires the price and window as read, then takes nothing and the lot is taken
+    # as it is now; on SQLite the hold written from the read is corrected from what the take answers.
+    hook, done = after_our_read(lambda s: s.execute(update(Lot).where(Lot.id == lot.id)
+                                                    .values(price_cents=450, available_until=soon)
+                                                    .execution_options(synchronize_session=False)))
+    event.listen(session, "do_orm_execute", hook)
     try:
         reservation = reservations.reserve(lot.id, trader, 2)
     finally:
-        event.remove(session, "do_orm_execute", producer_changes_the_lot)
+        event.remove(session, "do_orm_execute", hook)
     assert done
     stored = db.session.get(Reservation, reservation.id, populate_existing=True)
     assert stored.price_cents == 450
     assert stored.hold_expires_at == soon
     assert db.session.get(Lot, lot.id, populate_existing=True).quantity_available == Decimal(8)
+    events = db.session.scalars(select(FeedEvent).where(FeedEvent.reservation_id == reservation.id)).all()
+    assert [e.payload["reservation"]["price_cents"] for e in events] == [450]
     assert check_integrity() == []
 
 
-def test_a_refused_reservation_leaves_no_hold_behind(app, login_as, make_farm, make_lot, make_trader):
+def test_a_refused_reservation_leaves_no_hold_behind_and_takes_no_feed_number(
+        app, login_as, make_farm, make_lot, make_trader):
     producer, _ = login_as("producer")
     lot = make_lot(make_farm(producer), quantity=3)
     trader = make_trader()
-
-    # Someone takes the stock after our read: the update finds too little, and the hold written before it goes.
-    session, done = db.session(), []
-
-    @event.listens_for(session, "do_orm_execute")
-    def someone_takes_it_first(state):
-        if updates_lots(state) and not done:
-            done.append(True)
-            state.session.execute(update(Lot).where(Lot.id == lot.id).values(quantity_available=1)
-                                  .execution_options(synchronize_session=False))
-
+    session = db.session()
+    before = feed_counter(session)
+    # Someone takes the stock after our read: the take finds too little, and nothing of ours is written.
+    hook, done = after_our_read(lambda s: s.execute(update(Lot).where(Lot.id == lot.id).values(quantity_available=1)
+                                                    .execution_options(synchronize_session=False)))
+    event.listen(session, "do_orm_execute", hook)
     try:
         with pytest.raises(Conflict) as refused:
             reservations.reserve(lot.id, trader, 2)
     finally:
-        event.remove(session, "do_orm_execute", someone_takes_it_first)
+        event.remove(session, "do_orm_execute", hook)
+    assert done
     assert refused.value.code == "stock_short"
     assert db.session.query(Reservation).count() == 0
     assert db.session.query(StockMovement).filter_by(reason="reserved").count() == 0
+    assert feed_counter(db.session()) == before  # no event numbered: the feed has no gap
     # Nothing taken by us: the lot holds what the other writer left. (That write ran in our transaction: on SQLite
-    # the rollback of the hold written before the update undoes it too; on PostgreSQL nothing of ours was written.)
+    # the rollback of the hold written before the update undoes it too; on PostgreSQL it committed, nothing of ours.)
     assert db.session.get(Lot, lot.id, populate_existing=True).quantity_available in (Decimal(1), Decimal(3))
 
 

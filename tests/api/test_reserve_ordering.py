@@ -87,20 +87,27 @@ def test_a_refused_reservation_leaves_no_hold_behind_and_takes_no_feed_number(
     assert db.session.get(Lot, lot.id, populate_existing=True).quantity_available in (Decimal(1), Decimal(3))
 
 
+def original_not_committed_at_first(monkeypatch) -> list:
+    """reserve's first look for an Idempotency-Key finds nothing (its original had not committed yet), the later
+    ones find what is there; answers the keys looked for."""
+    real_by_key, calls = reservations._by_key, []
+
+    def by_key(trader_id, key):
+        calls.append(key)
+        return None if len(calls) == 1 else real_by_key(trader_id, key)
+
+    monkeypatch.setattr(reservations, "_by_key", by_key)
+    return calls
+
+
 def test_a_retry_that_finds_the_lot_sold_out_by_its_own_original_answers_the_original(
         app, login_as, make_farm, make_lot, make_trader, monkeypatch):
     producer, _ = login_as("producer")
     lot = make_lot(make_farm(producer), quantity=4)
     trader = make_trader()
     original = reservations.reserve(lot.id, trader, 4, idempotency_key="crate-1")  # sells the lot out
-    real_by_key, calls = reservations._by_key, []
-
-    def original_not_committed_at_first(trader_id, key):
-        calls.append(key)
-        return None if len(calls) == 1 else real_by_key(trader_id, key)
-
     # The retry's first look for its key comes before the original's commit; its read of the lot after it.
-    monkeypatch.setattr(reservations, "_by_key", original_not_committed_at_first)
+    calls = original_not_committed_at_first(monkeypatch)
     again = reservations.reserve(lot.id, trader, 4, idempotency_key="crate-1")
     assert again.id == original.id and len(calls) == 2
     assert db.session.query(Reservation).count() == 1
@@ -152,3 +159,21 @@ def test_reserving_changes_only_the_lots_stock_status_and_update_time(app, login
     changed = {name for name in before if before[name] != after[name]}
     assert changed == {"quantity_available", "status", "updated_at"}
     assert (after["quantity_available"], after["status"]) == (Decimal(0), "sold_out")
+
+
+def test_a_retry_that_loses_the_race_for_its_key_answers_the_original(
+        app, login_as, make_farm, make_lot, make_trader, monkeypatch):
+    """The original commits between the retry's look for its key and its write: the write breaks the key's
+    uniqueness (in the round trip that takes the stock on PostgreSQL), nothing of the retry stays, and the
+    original is the answer."""
+    producer, _ = login_as("producer")
+    lot = make_lot(make_farm(producer), quantity=10)
+    trader = make_trader()
+    original = reservations.reserve(lot.id, trader, 2, idempotency_key="crate-7")
+    calls = original_not_committed_at_first(monkeypatch)
+    again = reservations.reserve(lot.id, trader, 2, idempotency_key="crate-7")
+    assert again.id == original.id and len(calls) == 2
+    assert db.session.query(Reservation).count() == 1
+    assert db.session.get(Lot, lot.id, populate_existing=True).quantity_available == Decimal(8)
+    assert db.session.query(FeedEvent).filter(FeedEvent.reservation_id.is_not(None)).count() == 1
+    assert check_integrity() == []

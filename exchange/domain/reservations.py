@@ -25,8 +25,8 @@ from decimal import Decimal
 import psycopg
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (JSON, Float, Integer, Text, and_, bindparam, case, cast, exists, func, insert, literal, null, or_,
-                        select, true, update)
+from sqlalchemy import (JSON, BigInteger, Float, Integer, Text, and_, bindparam, case, cast, exists, func, insert, literal,
+                        null, or_, select, true, type_coerce, update)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
@@ -291,6 +291,8 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
         lot = db.session.scalars(_LOT_WITH_FARM, {"lot_id": lot_id}).one()
         if not _can_serve(lot, quantity, now):
             return _refuse(lot, trader, quantity, idempotency_key, now)
+        if pickup_at is not None:
+            _check_pickup(lot, pickup_at, now)  # in the window as it is now
         values |= {"price_cents": lot.price_cents, "hold_expires_at": min(now + hold, lot.available_until)}
     try:
         if postgresql:
@@ -361,7 +363,7 @@ def _reserve_in_one_round_trip(lot: Lot, trader: User, values: dict, taking: dic
             f"hold_{name}": value for name, value in values.items()} | {
             "trader_id": trader.id, "hold_until": hold_until, "delta_available": -values["quantity"],
             "read_price_cents": lot.price_cents, "read_available_until": lot.available_until}),
-        (_EVENTS_COMPLETED, publish.event_parameters(events, now) | {"count": len(events), "lot_id": lot.id}))
+        (_EVENTS_COMPLETED, publish.event_parameters(events, utcnow()) | {"count": len(events), "lot_id": lot.id}))
     if taken is None:
         return None
     quantity_available, status, updated_at, _, _, reservation_id, _ = taken
@@ -479,18 +481,23 @@ def _events_completed():
     def completed(i: int, *paths):
         payload = cast(bindparam(f"payload_{i}", type_=JSONB), JSONB)
         for path, value in paths:
-            payload = func.jsonb_set(payload, literal(path, ARRAY(Text)), func.to_jsonb(value))
+            payload = func.jsonb_set(payload, literal(path, ARRAY(Text)), value)
         return cast(payload, JSON)
 
+    # The stock left as Python writes it (json.dumps of a float: "7.0", "2.249"), so that a replayed event reads
+    # as the live one did: whole numbers get their ".0", others float8's shortest form, which is Python's too
+    # (no exponent below the API's million).
+    left, scale = type_coerce(after.c.quantity_available, BigInteger), literal(QUANTITY_SCALE, BigInteger)
+    left_json = cast(case((left % scale == 0, cast(left // scale, Text) + literal(".0")),
+                          else_=cast(cast(left, Float) / cast(scale, Float), Text)), JSONB)
     sold_out = after.c.status == LotStatus.sold_out.value
     rows = publish.event_rows(2, {
         (0, "type"): case((sold_out, literal(LotStatus.sold_out.value)), else_=literal("reserved")),
-        (0, "payload"): completed(0, (["lot", "quantity_available"],
-                                      cast(after.c.quantity_available, Float) / cast(literal(QUANTITY_SCALE), Float)),
-                                  (["lot", "status"], after.c.status)),
+        (0, "payload"): completed(0, (["lot", "quantity_available"], left_json),
+                                  (["lot", "status"], func.to_jsonb(after.c.status))),
         (1, "reservation_id"): after.c.hold_id,
-        (1, "payload"): completed(1, (["reservation", "id"], after.c.hold_id),
-                                  (["reservation", "lot", "status"], after.c.status)),
+        (1, "payload"): completed(1, (["reservation", "id"], func.to_jsonb(after.c.hold_id)),
+                                  (["reservation", "lot", "status"], func.to_jsonb(after.c.status))),
     }, source=after)
     return publish.numbered_insert(rows, only_if=exists(select(literal(1)).select_from(after))).add_cte(after)
 

@@ -6,10 +6,11 @@ import pytest
 from sqlalchemy import event, select, update
 
 from exchange.domain import reservations
-from exchange.domain.errors import Conflict
+from exchange.domain.errors import Conflict, InvalidInput
 from exchange.domain.integrity import check_integrity
 from exchange.extensions import db
 from exchange.models import FeedCounter, FeedEvent, Lot, Reservation, StockMovement
+from tests.conftest import PG_URL
 
 UTC = dt.timezone.utc
 
@@ -177,3 +178,29 @@ def test_a_retry_that_loses_the_race_for_its_key_answers_the_original(
     assert db.session.get(Lot, lot.id, populate_existing=True).quantity_available == Decimal(8)
     assert db.session.query(FeedEvent).filter(FeedEvent.reservation_id.is_not(None)).count() == 1
     assert check_integrity() == []
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: set TEST_DATABASE_URL")
+def test_a_window_shortened_before_the_pickup_time_after_the_read_refuses_the_pickup_time(
+        app, login_as, make_farm, make_lot, make_trader):
+    """PostgreSQL: the take requires the window as read, takes nothing, and the lot as it is now is checked again,
+    pickup time included."""
+    producer, _ = login_as("producer")
+    lot = make_lot(make_farm(producer), quantity=10)  # a farm open every day, all day (the default hours)
+    trader = make_trader()
+    pickup_at = dt.datetime.now(UTC).replace(microsecond=0) + dt.timedelta(days=1)
+    sooner = pickup_at - dt.timedelta(hours=12)
+    session = db.session()
+    hook, done = after_our_read(lambda s: s.execute(update(Lot).where(Lot.id == lot.id)
+                                                    .values(available_until=sooner)
+                                                    .execution_options(synchronize_session=False)))
+    event.listen(session, "do_orm_execute", hook)
+    try:
+        with pytest.raises(InvalidInput) as refused:
+            reservations.reserve(lot.id, trader, 2, pickup_at)
+    finally:
+        event.remove(session, "do_orm_execute", hook)
+    assert done
+    assert refused.value.code == "pickup_unavailable"
+    assert db.session.query(Reservation).count() == 0
+    assert db.session.get(Lot, lot.id, populate_existing=True).quantity_available == Decimal(10)

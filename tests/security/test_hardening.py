@@ -4,7 +4,7 @@ import logging
 import pytest
 
 from exchange import create_app
-from exchange.config import ProductionConfig
+from exchange import config as config_module
 
 API = "/api/v1"
 
@@ -63,14 +63,14 @@ def test_huge_numbers_and_naive_datetimes_name_the_field(client, login_as, make_
 
 
 def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch):
-    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "dev-only-insecure-key-change-me")
+    monkeypatch.setattr(config_module.ProductionConfig, "SECRET_KEY", "dev-only-insecure-key-change-me")
     monkeypatch.setenv("CARREAU_ENV", "production")
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
 
 
 def test_production_cookies_are_secure_httponly_and_samesite(monkeypatch):
-    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "x" * 48)
+    monkeypatch.setattr(config_module.ProductionConfig, "SECRET_KEY", "x" * 48)
     monkeypatch.setenv("CARREAU_ENV", "production")
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]

@@ -264,22 +264,18 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
     # Prebuilt Core statements write the rows (through the ORM's unit of work they cost a third of the request's
     # CPU); the reservation object is then attached to the session as if loaded, for the answer and the events.
     hold = dt.timedelta(minutes=current_app.config["HOLD_MINUTES"])
-    values = {"lot_id": lot_id, "trader_id": trader.id, "quantity": quantity, "price_cents": lot.price_cents,
-              "status": PENDING, "pickup_code": new_pickup_code(),
+    values = {"lot_id": lot_id, "trader_id": trader.id, "quantity": quantity, "status": PENDING, "pickup_code": new_pickup_code(),
               # In UTC, as stored: the answer and the feed event show the time as every later read does.
               "pickup_at": pickup_at.astimezone(dt.timezone.utc) if pickup_at is not None else None,
-              "idempotency_key": idempotency_key, "distance_km": distance,
-              "hold_expires_at": min(now + hold, lot.available_until), "created_at": now, "updated_at": now,
-              "closed_at": None, "collect_failures": 0, "collect_locked_until": None}
+              "idempotency_key": idempotency_key, "distance_km": distance, "created_at": now, "updated_at": now,
+              "closed_at": None, "collect_failures": 0, "collect_locked_until": None} | _terms(lot, now + hold)
     taking = {"lot_id": lot_id, "quantity": quantity, "now": now}
     postgresql = db.session.get_bind().dialect.name == "postgresql"
     if postgresql and not db.session().in_nested_transaction() and not publish.has_queued(db.session()):
         try:
             reservation = _reserve_in_one_round_trip(lot, trader, values, taking, now + hold)
         except psycopg.errors.UniqueViolation:
-            # The same key was used at the same time and won: its reservation is the answer, ours never happened.
-            db.session.rollback()
-            if idempotency_key is not None and (existing := _by_key(trader.id, idempotency_key)) is not None:
+            if (existing := _won_by_the_same_key(trader, idempotency_key)) is not None:
                 return _replay(existing, lot_id, quantity)
             raise
         if reservation is not None:
@@ -293,7 +289,7 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
             return _refuse(lot, trader, quantity, idempotency_key, now)
         if pickup_at is not None:
             _check_pickup(lot, pickup_at, now)  # in the window as it is now
-        values |= {"price_cents": lot.price_cents, "hold_expires_at": min(now + hold, lot.available_until)}
+        values |= _terms(lot, now + hold)
     try:
         if postgresql:
             # One statement: the conditional update, then from the lot as it took the stock the hold, its first
@@ -302,18 +298,15 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
             # numbers; the rollup's rows after it, as in every other transaction (lot, reservations, rollup,
             # counter). Nothing is written when nothing is taken.
             share = rollup.share(Reservation(**values))
-            taken = db.session.execute(_take_and_hold(tuple(share)), taking | share | {
-                f"hold_{name}": value for name, value in values.items()} | {
-                "trader_id": trader.id, "hold_until": now + hold, "delta_available": -quantity}).one_or_none()
+            taken = db.session.execute(_take_and_hold(tuple(share)),
+                                       _take_parameters(values, taking, share, now + hold)).one_or_none()
             reservation_id = taken.id if taken is not None else None
         else:
             # SQLite: the hold is written first, then the stock taken (writers are serialised by the database).
             reservation_id = _write_hold(values)
             taken = db.session.execute(_TAKE_STOCK, taking).one_or_none()
     except IntegrityError:
-        # The same key was used at the same time and won: its reservation is the answer, ours never happened.
-        db.session.rollback()
-        if idempotency_key is not None and (existing := _by_key(trader.id, idempotency_key)) is not None:
+        if (existing := _won_by_the_same_key(trader, idempotency_key)) is not None:
             return _replay(existing, lot_id, quantity)
         raise
     if taken is None:
@@ -323,7 +316,7 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
     if (taken.price_cents, taken.available_until) != (lot.price_cents, lot.available_until):
         # Re-priced or re-windowed between the read and the update (rare): the hold follows the lot as taken
         # (PostgreSQL wrote it so from the update's row; SQLite wrote it from the read and corrects it here).
-        values |= {"price_cents": taken.price_cents, "hold_expires_at": min(now + hold, taken.available_until)}
+        values |= _terms(taken, now + hold)
         if not postgresql:
             db.session.execute(update(_reservations).where(_reservations.c.id == reservation_id).values(
                 price_cents=values["price_cents"], hold_expires_at=values["hold_expires_at"]))
@@ -359,9 +352,7 @@ def _reserve_in_one_round_trip(lot: Lot, trader: User, values: dict, taking: dic
     events[0]["payload"]["lot"]["updated_at"] = now.isoformat()  # what the take writes
     taken, numbers = publish.commit_pipelined(
         db.session(),
-        (_take_and_hold(tuple(share), guarded=True), taking | share | {
-            f"hold_{name}": value for name, value in values.items()} | {
-            "trader_id": trader.id, "hold_until": hold_until, "delta_available": -values["quantity"],
+        (_take_and_hold(tuple(share), guarded=True), _take_parameters(values, taking, share, hold_until) | {
             "read_price_cents": lot.price_cents, "read_available_until": lot.available_until}),
         (_EVENTS_COMPLETED, publish.event_parameters(events, utcnow()) | {"count": len(events), "lot_id": lot.id}))
     if taken is None:
@@ -384,6 +375,25 @@ def _reserve_in_one_round_trip(lot: Lot, trader: User, values: dict, taking: dic
     publish.deliver_after_commit(db.session(), events, *numbers)
     _commit_and_keep()  # SQLAlchemy's side: the transaction is over, the events are delivered
     return reservation
+
+
+def _terms(lot, hold_until: dt.datetime) -> dict:
+    """A hold's price and expiry from its lot (as read, or as the update took it): its price, and the hold time
+    cut short by the end of its window."""
+    return {"price_cents": lot.price_cents, "hold_expires_at": min(hold_until, lot.available_until)}
+
+
+def _take_parameters(values: dict, taking: dict, share: dict, hold_until: dt.datetime) -> dict:
+    """The parameters of `_take_and_hold`: the update's, the hold's columns (prefixed) and the rollup's share."""
+    return taking | share | {f"hold_{name}": value for name, value in values.items()} | {
+        "trader_id": values["trader_id"], "hold_until": hold_until, "delta_available": -values["quantity"]}
+
+
+def _won_by_the_same_key(trader: User, idempotency_key: str | None) -> Reservation | None:
+    """After a write broke the key's uniqueness: the same key was used at the same time and won. Its reservation
+    is the answer; ours never happened (rolled back here)."""
+    db.session.rollback()
+    return _by_key(trader.id, idempotency_key) if idempotency_key is not None else None
 
 
 def _write_hold(values: dict) -> int:

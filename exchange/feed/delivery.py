@@ -248,6 +248,10 @@ class DeliveryWorker:
         batches = self._queue
         if batches is None or self._pid != os.getpid():
             return True
+        if not hasattr(batches, "all_tasks_done"):
+            # gevent's queue, the `queue.Queue` of a monkey-patched process (production's workers): its own join
+            # waits at most the timeout and says whether everything was done.
+            return batches.join(timeout_s)
         deadline = time.monotonic() + timeout_s
         with batches.all_tasks_done:
             while batches.unfinished_tasks:

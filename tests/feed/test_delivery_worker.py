@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import threading
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -131,3 +135,36 @@ def test_stopping_delivers_what_is_queued(app, login_as, make_farm, make_trader,
     assert worker.stop()
 
     assert [e["args"][0]["lot"]["product"] for e in feed.client.queue if e["name"] == "lot"] == ["First", "Second"]
+
+
+GEVENT_WORKER = """
+from gevent import monkey
+monkey.patch_all()  # as gunicorn's gevent worker does: queue.Queue is gevent's own
+import sys
+from exchange import create_app
+from exchange.feed import delivery
+
+app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "FEED_DELIVERY": "background",
+                  "SOCKETIO_ASYNC_MODE": "gevent"})
+delivered = []
+delivery.deliver = lambda events: delivered.extend(e["seq"] for e in events)
+worker = delivery.worker(app)
+worker.submit([{"seq": 2}])
+worker.submit([{"seq": 1}])
+assert worker.flush(5), "flush timed out"
+worker.submit([{"seq": 3}])
+assert worker.stop(5), "stop timed out"
+print(*delivered)
+"""
+
+
+def test_a_gevent_worker_flushes_and_stops_its_queue(tmp_path):
+    """Under gevent (production), the monkey-patched queue has no `all_tasks_done`: flushing, and the delivery
+    of what is queued when the process exits, used to raise AttributeError there."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", GEVENT_WORKER], cwd=root, capture_output=True, text=True, timeout=60,
+                          env=os.environ | {"CARREAU_ENV": "", "REDIS_URL": ""})
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "2", "3"]  # in seq order, the last batch delivered by stop()
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]  # nor at exit

@@ -61,6 +61,8 @@ def configure_pool(app: Flask) -> None:
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     options.setdefault("pool_size", app.config["DATABASE_POOL_SIZE"])
     options.setdefault("max_overflow", app.config["DATABASE_MAX_OVERFLOW"])
+    if options.get("pool_pre_ping") and app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg"):
+        options["pool_pre_ping"] = False  # checked without a round trip instead (exchange/models/postgres.py)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
@@ -94,10 +96,12 @@ def select_locale() -> str:
 def register_extensions(app: Flask) -> None:
     from exchange.api.errors import ErrorOut
     from exchange.geo import places
+    from exchange.models import postgres as postgres_pool
     from exchange.models import sqlite as sqlite_pragmas
 
     db.init_app(app)
     sqlite_pragmas.install(app)
+    postgres_pool.install(app)
     migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     login_manager.init_app(app)

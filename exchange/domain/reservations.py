@@ -39,6 +39,7 @@ from exchange.extensions import db
 from exchange.feed import publish
 from exchange.geo.distance import distance_km
 from exchange.models import Farm, Lot, LotStatus, Reservation, ReservationTransition, StockMovement, User
+from exchange.models.postgres import without_begin
 from exchange.models.reservations import FINAL_STATUSES, ReservationStatus
 from exchange.models.types import QUANTITY_SCALE, Quantity, UTCDateTime, to_quantity, utcnow
 from exchange.reports import rollup
@@ -244,12 +245,14 @@ def reserve(lot_id: int, trader: User, quantity, pickup_at: dt.datetime | None =
         if not idempotency_key or len(idempotency_key) > IDEMPOTENCY_KEY_MAX_LENGTH:
             raise InvalidInput(_l("Clé d'idempotence invalide."),
                                errors={"Idempotency-Key": [f"1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters."]})
-        existing = _by_key(trader.id, idempotency_key)
-        if existing is not None:
-            return _replay(existing, lot_id, quantity)
-
-    # The farm comes with the lot: pickup hours and distance need it, and so does the feed event.
-    lot = db.session.scalars(_LOT_WITH_FARM, {"lot_id": lot_id}).one_or_none()
+    # PostgreSQL: these reads run before the transaction that takes the stock, which starts with the take itself,
+    # in its round trip (one round trip fewer; each statement sees the data as of its start either way).
+    with without_begin(db.session()):
+        existing = _by_key(trader.id, idempotency_key) if idempotency_key is not None else None
+        # The farm comes with the lot: pickup hours and distance need it, and so does the feed event.
+        lot = db.session.scalars(_LOT_WITH_FARM, {"lot_id": lot_id}).one_or_none() if existing is None else None
+    if existing is not None:
+        return _replay(existing, lot_id, quantity)
     if lot is None:
         raise NotFound(_l("Lot introuvable."))
     # A refusal may rest on this read (it was true while the request ran); only taking stock must be atomic.

@@ -1,6 +1,7 @@
 """What a reservation costs the database: on PostgreSQL, after its read of the lot, one round trip (the take, its
 events and the COMMIT together), so that the lot's row is held only while PostgreSQL runs them; nowhere a query
 after the commit to build the answer."""
+import psycopg
 import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -14,8 +15,22 @@ API = "/api/v1"
 
 @pytest.fixture
 def watched(app, monkeypatch):
-    """The statements SQLAlchemy sends (and whether the session had committed), and the pipelines sent around it."""
-    seen = {"statements": [], "committed": False, "pipelines": []}
+    """The statements SQLAlchemy sends (and whether the session had committed), the pipelines sent around it and,
+    on PostgreSQL, what psycopg sends: its commands (BEGIN, COMMIT) and statements, with its autocommit."""
+    seen = {"statements": [], "committed": False, "pipelines": [], "psycopg": []}
+    command, execute = psycopg.Connection._exec_command, psycopg.Cursor.execute
+
+    def commanded(conn, sql, *args, **kwargs):
+        seen["psycopg"].append(bytes(sql).decode() if isinstance(sql, bytes) else str(sql))
+        return command(conn, sql, *args, **kwargs)
+
+    def executed(cursor, sql, *args, **kwargs):
+        text = sql if isinstance(sql, str) else repr(sql)  # the test's own setup composes some
+        seen["psycopg"].append(text.split(None, 1)[0].upper() + (" (autocommit)" if cursor.connection.autocommit else ""))
+        return execute(cursor, sql, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "_exec_command", commanded)
+    monkeypatch.setattr(psycopg.Cursor, "execute", executed)
 
     def sent(conn, cursor, statement, params, context, executemany):
         seen["statements"].append((seen["committed"], statement.split(None, 1)[0].upper()))
@@ -48,6 +63,7 @@ def test_a_reservation_reads_the_lot_then_takes_writes_and_commits_in_one_round_
     watched["statements"].clear(), watched["pipelines"].clear()
     watched["committed"] = False
     db.session.remove()  # nothing of the first request's objects left in a session: as in another request
+    watched["psycopg"].clear()
 
     answer = client.post(f"{API}/lots/{lot.id}/reservations", json={"quantity": 2}, headers=headers)
 
@@ -56,6 +72,10 @@ def test_a_reservation_reads_the_lot_then_takes_writes_and_commits_in_one_round_
     if db.engine.dialect.name == "postgresql":
         assert watched["statements"] == [(False, "SELECT")]  # the lot, with its farm
         assert watched["pipelines"] == [2]  # the take with the hold, the events; and the COMMIT
+        # The read needs no transaction (no BEGIN in a round trip of its own): the take, in the pipeline, opens it
+        # (psycopg queues the BEGIN as the take's execute starts).
+        assert watched["psycopg"] == ["SELECT (autocommit)", "WITH", "BEGIN", "WITH", "COMMIT"]
+        assert not db.session.connection().connection.driver_connection.autocommit
     body = answer.get_json()
     stored = db.session.get(Reservation, body["id"])
     assert (stored.quantity, stored.status) == (2, "pending")

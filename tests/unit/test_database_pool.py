@@ -20,7 +20,7 @@ def _pool(app):
 def test_a_server_database_keeps_ten_connections_and_ten_more_under_bursts():
     pool = _pool(create_app({"SQLALCHEMY_DATABASE_URI": PG_URL}))
     assert (pool.size(), pool._max_overflow) == (10, 10)
-    assert pool._pre_ping
+    assert not pool._pre_ping  # checked without a round trip instead (test_pooled_connections.py)
 
 
 def test_the_environment_sizes_the_pool(monkeypatch):
@@ -45,7 +45,7 @@ def test_engine_options_set_explicitly_win():
 def test_sqlite_is_left_to_flask_sqlalchemy(url, tmp_path):
     app = create_app({"SQLALCHEMY_DATABASE_URI": url.format(tmp=tmp_path)})
     assert "pool_size" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]
-    _pool(app)  # an in-memory database's static pool would refuse a size
+    assert _pool(app)._pre_ping  # an in-memory database's static pool would refuse a size
 
 
 def test_the_reservation_statement_fits_in_psycopg_statement_cache():

@@ -9,6 +9,7 @@ from werkzeug.routing import IntegerConverter
 from exchange import config as config_module
 from exchange.api.fields import MAX_ID
 from exchange.extensions import babel, csrf, db, limiter, login_manager, migrate, rest_api, socketio
+from exchange.models import postgres as postgres_pool
 
 
 def create_app(config: type | dict | None = None) -> Flask:
@@ -55,14 +56,16 @@ def configure_pool(app: Flask) -> None:
     """A server database's pool keeps as many connections as the requests one process runs at once
     (DATABASE_POOL_SIZE, and DATABASE_MAX_OVERFLOW more under bursts): a connection opened beyond the pool is
     closed when returned, so a pool smaller than the load starts a PostgreSQL backend, which prepares its
-    statements again, every few requests. Engine options set explicitly win; SQLite keeps Flask-SQLAlchemy's."""
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        return
+    statements again, every few requests. Engine options set explicitly win; SQLite keeps Flask-SQLAlchemy's.
+
+    A restarted database costs no request: pooled connections are checked before use, by `pool_pre_ping`, or on
+    PostgreSQL with psycopg mostly without a round trip (exchange/models/postgres.py)."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-    options.setdefault("pool_size", app.config["DATABASE_POOL_SIZE"])
-    options.setdefault("max_overflow", app.config["DATABASE_MAX_OVERFLOW"])
-    if options.get("pool_pre_ping") and app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg"):
-        options["pool_pre_ping"] = False  # checked without a round trip instead (exchange/models/postgres.py)
+    options.setdefault("pool_pre_ping", not postgres_pool.checks_connections(uri))
+    if not uri.startswith("sqlite"):
+        options.setdefault("pool_size", app.config["DATABASE_POOL_SIZE"])
+        options.setdefault("max_overflow", app.config["DATABASE_MAX_OVERFLOW"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
@@ -96,7 +99,6 @@ def select_locale() -> str:
 def register_extensions(app: Flask) -> None:
     from exchange.api.errors import ErrorOut
     from exchange.geo import places
-    from exchange.models import postgres as postgres_pool
     from exchange.models import sqlite as sqlite_pragmas
 
     db.init_app(app)

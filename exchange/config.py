@@ -27,9 +27,9 @@ def _database_url() -> str:
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_SECRET)
     SQLALCHEMY_DATABASE_URI = _database_url()
-    # A restarted database costs no request: connections are checked before use (on PostgreSQL without a round
-    # trip, exchange/models/postgres.py).
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}  # completed by configure_pool (exchange/__init__.py)
+    # PostgreSQL: a pooled connection idle longer than this is pinged before use (exchange/models/postgres.py).
+    DATABASE_PING_AFTER_IDLE_S = _env_int("DATABASE_PING_AFTER_IDLE_S", 30)
     # A server database's pool per process (see configure_pool in exchange/__init__.py).
     DATABASE_POOL_SIZE = _env_int("DATABASE_POOL_SIZE", 10)
     DATABASE_MAX_OVERFLOW = _env_int("DATABASE_MAX_OVERFLOW", 10)

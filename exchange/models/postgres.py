@@ -1,20 +1,21 @@
-"""PostgreSQL's pooled connections, checked before use without a round trip.
+"""PostgreSQL (psycopg): pooled connections checked before use mostly without a round trip, and reads that send
+no BEGIN.
 
-A connection PostgreSQL ended while it sat in the pool (a restart, a failover, `pg_terminate_backend`, an idle
-timeout) has something to read: the server's last message, then the end of the stream. A healthy idle connection
-has nothing (no query is running; the app LISTENs to nothing). So a checkout looks whether the socket is readable,
-with a `poll` that does not wait, and hands out a fresh connection instead of one that is. SQLAlchemy's
-`pool_pre_ping` sent a `SELECT 1` for this on every checkout: a round trip before each request's own statements.
-A healthy connection that happens to have a message waiting (a server setting reported, say) is replaced too, which
-costs only a new connection.
-
-What a ping would not see either is not seen here: a server gone without a word (the machine lost, the network
-cut) is found by the first statement, as it would be after a ping that succeeded a moment before.
+A connection PostgreSQL ended while it sat in the pool (a restart, `pg_terminate_backend`, `idle_session_timeout`)
+has something to read: the server's last message, then the end of the stream. A healthy idle connection has nothing
+(no query is running; the app LISTENs to nothing). So a checkout looks whether the socket is readable, with a `poll`
+that does not wait, and hands out a fresh connection instead of one that is. A connection can also die without a
+word (a NAT or a load balancer forgetting it, a failover moving an address): only sending finds that out, so a
+connection idle for longer than DATABASE_PING_AFTER_IDLE_S (30 s) is also pinged (`SELECT 1`), as
+`pool_pre_ping` pinged every one. Under load connections come back within milliseconds and are never pinged: the
+ping was a round trip before each request's own statements. A healthy connection that happens to have a message
+waiting is replaced too, which costs only a new connection.
 """
 from __future__ import annotations
 
 import select
 import sys
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -22,24 +23,48 @@ import psycopg
 from flask import Flask
 from psycopg.pq import TransactionStatus
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 
 from exchange.extensions import db
 
+_CHECKED_IN = "carreau_checked_in"  # in a pooled connection's record: when it last came back (monotonic)
+
+
+def checks_connections(uri: str) -> bool:
+    """Whether this database's connections are checked here (PostgreSQL through psycopg 3) rather than by a ping."""
+    url = make_url(uri)
+    return url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg"
+
 
 def install(app: Flask) -> None:
     """Check a PostgreSQL (psycopg) engine's connections at checkout, in place of `pool_pre_ping`."""
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg"):
+    if not checks_connections(app.config["SQLALCHEMY_DATABASE_URI"]):
         return
     with app.app_context():
         engine = db.engine
-    poll = _original_poll()
+    poll, idle_s = _original_poll(), app.config["DATABASE_PING_AFTER_IDLE_S"]
 
     @event.listens_for(engine, "checkout")
-    def _ended_by_the_server(dbapi_connection, _record, _proxy):
+    def _check(dbapi_connection, record, _proxy):
         if dbapi_connection.closed or has_something_to_read(dbapi_connection.pgconn.socket, poll):
             raise DisconnectionError("PostgreSQL ended this pooled connection")  # the pool connects anew
+        if time.monotonic() - record.info[_CHECKED_IN] >= idle_s:
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+            except psycopg.Error as error:
+                raise DisconnectionError("a pooled connection idle for a while did not answer") from error
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection, record):
+        record.info[_CHECKED_IN] = time.monotonic()  # as good as checked: it has just answered
+
+    @event.listens_for(engine, "checkin")
+    def _came_back(dbapi_connection, record):
+        record.info[_CHECKED_IN] = time.monotonic()
+        if dbapi_connection is not None and dbapi_connection.autocommit and not dbapi_connection.closed:
+            dbapi_connection.autocommit = False  # never lent out again without transactions (see without_begin)
 
 
 def has_something_to_read(fd: int, poll=select.poll) -> bool:
@@ -58,13 +83,16 @@ def _original_poll():
 
 @contextmanager
 def without_begin(session: Session) -> Iterator[None]:
-    """Reads that open no transaction: on PostgreSQL, while the session's connection has none open yet, the
-    statements inside run each on its own (the driver's autocommit), instead of psycopg's `BEGIN` going first in a
-    round trip of its own. Under READ COMMITTED, PostgreSQL's level here, each statement sees the data as it is when
-    it starts, in a transaction or not, so such reads see what they would have seen; the next statement after the
-    block opens the transaction as usual. For reads only: a write inside would be committed at once. Elsewhere (SQLite,
-    or a transaction already open) it changes nothing."""
-    if session.get_bind().dialect.name != "postgresql":
+    """Reads that open no transaction: on PostgreSQL with psycopg, while the session's connection has none open yet,
+    the statements inside run each on its own (the driver's autocommit), instead of psycopg's `BEGIN` going first in
+    a round trip of its own. Under READ COMMITTED, PostgreSQL's level here, each statement sees the data as it is
+    when it starts, in a transaction or not, so such reads see what they would have seen; the next statement after
+    the block opens the transaction as usual. For reads only: a write inside would be committed at once, so a session
+    with changes not yet flushed (which a query would flush) reads as usual. Elsewhere (SQLite, or a transaction
+    already open) it changes nothing."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql" or bind.dialect.driver != "psycopg" or session.new or session.dirty \
+            or session.deleted:
         yield
         return
     connection = session.connection()
@@ -73,10 +101,14 @@ def without_begin(session: Session) -> Iterator[None]:
         yield
         return
     driver.autocommit = True
+    failed = True
     try:
         yield
+        failed = False
     finally:
         try:
             driver.autocommit = False
         except psycopg.Error:  # the connection broke meanwhile: it must never return to the pool in autocommit
             connection.invalidate()
+            if not failed:
+                raise

@@ -36,9 +36,10 @@ def test_the_environment_sizes_the_pool(monkeypatch):
 
 
 def test_engine_options_set_explicitly_win():
-    app = create_app({"SQLALCHEMY_DATABASE_URI": PG_URL, "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 3}})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": PG_URL, "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 3,
+                                                                                     "pool_pre_ping": True}})
     pool = _pool(app)
-    assert (pool.size(), pool._max_overflow) == (3, 10)
+    assert (pool.size(), pool._max_overflow, pool._pre_ping) == (3, 10, True)
 
 
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///{tmp}/pool.sqlite3"])

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: set TEST_DA
 
 
 @pytest.fixture
-def engine():
-    app = create_app({"SQLALCHEMY_DATABASE_URI": PG_URL})
+def engine(request):
+    config = getattr(request, "param", {})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": PG_URL} | config)
     with app.app_context():
         yield db.engine
         db.engine.dispose()
@@ -99,3 +100,60 @@ def app_pg():
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("engine", [{"DATABASE_PING_AFTER_IDLE_S": 0}], indirect=True)
+def test_a_connection_idle_for_a_while_is_pinged_and_replaced_when_it_does_not_answer(engine, monkeypatch):
+    """A connection can die without a word (a NAT forgetting it): one idle longer than DATABASE_PING_AFTER_IDLE_S
+    (here 0 s: every checkout) is pinged before use, and replaced when the ping fails."""
+    pid, _ = backend(engine)
+    sent = []
+    execute = psycopg.Cursor.execute
+
+    def counted(cursor, query, *args, **kwargs):
+        sent.append(str(query))
+        return execute(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    with engine.connect():
+        pass
+    assert len(sent) == 1  # the ping
+
+    ping, failed = engine.dialect.do_ping, []
+
+    def silent_once(dbapi_connection):
+        if not failed:
+            failed.append(dbapi_connection.info.backend_pid)
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", silent_once)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid  # a new connection, at once
+        conn.commit()
+    assert failed == [pid]
+
+
+def test_a_connection_returned_in_autocommit_is_set_back(engine):
+    with engine.connect() as conn:
+        conn.connection.driver_connection.autocommit = True
+    with engine.connect() as conn:
+        assert not conn.connection.driver_connection.autocommit
+
+
+def test_reads_without_begin_with_changes_not_flushed_stay_in_the_transaction(app_pg):
+    from exchange.models import User
+
+    session = db.session()
+    session.add(User(email="pending@example.org", password_hash="x", role="trader", name="Pending"))
+    with without_begin(session):
+        assert not session.connection().connection.driver_connection.autocommit  # the flush must not commit alone
+    session.rollback()
+
+
+@pytest.mark.parametrize(("uri", "checked"), [("postgresql+psycopg://u@h/d", True),
+                                              ("postgresql+psycopg2://u@h/d", False), ("sqlite://", False)])
+def test_only_psycopg_3_connections_are_checked_here(uri, checked):
+    from exchange.models.postgres import checks_connections
+
+    assert checks_connections(uri) is checked

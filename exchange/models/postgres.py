@@ -90,16 +90,11 @@ def without_begin(session: Session) -> Iterator[None]:
     the block opens the transaction as usual. For reads only: a write inside would be committed at once, so a session
     with changes not yet flushed (which a query would flush) reads as usual. Elsewhere (SQLite, or a transaction
     already open) it changes nothing."""
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql" or bind.dialect.driver != "psycopg" or session.new or session.dirty \
-            or session.deleted:
+    connection = _idle(session)
+    if connection is None:
         yield
         return
-    connection = session.connection()
     driver = connection.connection.driver_connection
-    if driver.autocommit or driver.info.transaction_status != TransactionStatus.IDLE:
-        yield
-        return
     driver.autocommit = True
     failed = True
     try:
@@ -112,3 +107,15 @@ def without_begin(session: Session) -> Iterator[None]:
             connection.invalidate()
             if not failed:
                 raise
+
+
+def _idle(session: Session):
+    """The session's connection, when it is psycopg's with no transaction open and the session has nothing to
+    flush; None otherwise."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql" or bind.dialect.driver != "psycopg" or session.new or session.dirty \
+            or session.deleted:
+        return None
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    return None if driver.autocommit or driver.info.transaction_status != TransactionStatus.IDLE else connection

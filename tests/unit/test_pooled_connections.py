@@ -28,6 +28,27 @@ def engine(request):
         db.engine.dispose()
 
 
+@pytest.fixture
+def app_pg():
+    app = create_app({"SQLALCHEMY_DATABASE_URI": PG_URL})
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def statements_sent(monkeypatch) -> list[str]:
+    """What psycopg's cursors execute from now on (until the monkeypatch is undone)."""
+    sent, execute = [], psycopg.Cursor.execute
+
+    def counted(cursor, query, *args, **kwargs):
+        sent.append(str(query))
+        return execute(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    return sent
+
+
 def backend(engine) -> tuple[int, int]:
     """The pid of the backend a checkout gets, and its connection's socket."""
     with engine.connect() as conn:
@@ -53,14 +74,7 @@ def test_a_connection_the_server_ended_is_replaced_at_checkout(engine):
 
 def test_a_healthy_connection_is_handed_out_without_a_statement(engine, monkeypatch):
     pid, _ = backend(engine)
-    sent = []
-    execute = psycopg.Cursor.execute
-
-    def counted(cursor, query, *args, **kwargs):
-        sent.append(query)
-        return execute(cursor, query, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    sent = statements_sent(monkeypatch)
     for _ in range(3):
         with engine.connect():
             pass
@@ -93,28 +107,12 @@ def test_reads_without_begin_open_no_transaction_and_leave_none_in_autocommit(ap
     db.session.rollback()
 
 
-@pytest.fixture
-def app_pg():
-    app = create_app({"SQLALCHEMY_DATABASE_URI": PG_URL})
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-
-
 @pytest.mark.parametrize("engine", [{"DATABASE_PING_AFTER_IDLE_S": 0}], indirect=True)
 def test_a_connection_idle_for_a_while_is_pinged_and_replaced_when_it_does_not_answer(engine, monkeypatch):
     """A connection can die without a word (a NAT forgetting it): one idle longer than DATABASE_PING_AFTER_IDLE_S
     (here 0 s: every checkout) is pinged before use, and replaced when the ping fails."""
     pid, _ = backend(engine)
-    sent = []
-    execute = psycopg.Cursor.execute
-
-    def counted(cursor, query, *args, **kwargs):
-        sent.append(str(query))
-        return execute(cursor, query, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    sent = statements_sent(monkeypatch)
     with engine.connect():
         pass
     assert len(sent) == 1  # the ping

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import bench
 from bench import BENCHES, Row
-from bench.machine import describe
+from bench.machine import cpu_ticks, describe, speed_reference, steal_percent
 
 _NOT_BENCHES = {"__main__"}
 
@@ -63,16 +63,21 @@ def main(argv: list[str] | None = None) -> int:
     machine = describe()
     print(f"{machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, {machine['os']}, "
           f"{machine['python']}" + (" (quick)" if args.quick else ""))
+    print(f"speed reference {machine['reference_ms']} ms (bench/machine.py: the same Python work on every machine; "
+          f"lower is faster)")
     results = {}
     for name in args.names or defaults:
         b = BENCHES[name]
         print(f"\n== {name}: {b.title}", flush=True)
-        started = time.perf_counter()
+        started, ticks = time.perf_counter(), cpu_ticks()
         rows = b.run(args.quick)
-        seconds = time.perf_counter() - started
+        seconds, stolen = time.perf_counter() - started, steal_percent(ticks, cpu_ticks())
+        reference_ms = speed_reference()
         print(table(rows))
-        print(f"({seconds:.1f} s)", flush=True)
-        results[name] = {"title": b.title, "seconds": round(seconds, 2), "rows": rows}
+        print(f"({seconds:.1f} s; CPU stolen by the hypervisor: "
+              f"{'unknown' if stolen is None else f'{stolen} %'}; speed reference after: {reference_ms} ms)", flush=True)
+        results[name] = {"title": b.title, "seconds": round(seconds, 2), "steal_percent": stolen,
+                         "reference_ms_after": reference_ms, "rows": rows}
 
     out = Path(os.environ.get("BENCH_JSON") or "bench-results.json")
     report = {"timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": args.quick,

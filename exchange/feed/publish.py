@@ -19,14 +19,17 @@ that they equal the schemas' dumps, so the contract cannot drift.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from typing import Callable, Iterable
 
 from flask import current_app, has_app_context
+from psycopg.pq import TransactionStatus
 from sqlalchemy import BigInteger, bindparam, event, insert, literal, select, true, union_all, update
 from sqlalchemy.orm import Session
 
 from exchange.extensions import db
 from exchange.models import FeedCounter, FeedEvent, Farm, Lot, Reservation, User, WatchVersion
+from exchange.models.postgres import autocommit
 from exchange.models.types import utcnow
 
 _QUEUED = "carreau_queued_events"  # recorded in this transaction, not numbered yet
@@ -241,14 +244,20 @@ def _compiled(statement, dialect):
 
 def commit_pipelined(session: Session, *statements) -> list[tuple | None]:
     """PostgreSQL: the `statements` ((statement, parameters) pairs, each a SELECT or answering rows) and the
-    transaction's `COMMIT`, sent together in psycopg's pipeline mode: one round trip, so that the rows they lock
-    are held only while PostgreSQL runs them and commits, never while this process, between an answer and the
-    next statement, serves other requests (under gevent, a worker may take several milliseconds to come back).
-    Answers each statement's first row, converted as SQLAlchemy would (None when it has none).
+    transaction's commit, sent together in psycopg's pipeline mode and ended by one Sync: one round trip, so that
+    the rows they lock are held only while PostgreSQL runs them and commits, never while this process, between an
+    answer and the next statement, serves other requests (under gevent, a worker may take several milliseconds to
+    come back). Answers each statement's first row, converted as SQLAlchemy would (None when it has none).
 
-    Whatever the session has not written yet is flushed first. The session's own commit, afterwards, finds the
-    transaction over (psycopg does nothing) and runs its hooks (delivery). An error in a statement (a unique
-    key, say) is psycopg's own, raised here with the transaction aborted: nothing was committed."""
+    Whatever the session has not written yet is flushed first. When that opened the transaction, a `COMMIT`
+    follows the statements. When nothing of the transaction has reached PostgreSQL yet, the statements go
+    without psycopg's `BEGIN` (which it would send and wait for in a round trip of its own) and without a
+    `COMMIT`: everything before a pipeline's Sync runs as one implicit transaction, which PostgreSQL commits at
+    the Sync, or rolls back whole when a statement fails (the protocol's "Pipelining"). psycopg's own `commit()`
+    would cost a second round trip, for the Sync it sends after it besides the one that ends the pipeline.
+    The session's own commit, afterwards, finds the transaction over (psycopg does nothing) and runs its hooks
+    (delivery). An error in a statement (a unique key, say) is psycopg's own, raised here with nothing
+    committed."""
     session.flush()
     connection = session.connection()
     dialect = connection.dialect
@@ -259,14 +268,16 @@ def commit_pipelined(session: Session, *statements) -> list[tuple | None]:
                   for name, value in compiled.construct_params(params).items()}
         sent.append((compiled.string, values, results))
     driver = connection.connection.driver_connection
-    with driver.pipeline():
+    opened = driver.info.transaction_status != TransactionStatus.IDLE
+    with nullcontext() if opened or driver.autocommit else autocommit(connection), driver.pipeline():
         cursors = []
         for sql, values, _ in sent:
             cursor = driver.cursor()
             cursor.execute(sql, values)
             cursors.append(cursor)
-        driver.commit()
-        rows = [cursor.fetchone() for cursor in cursors]
+        if opened:
+            driver.execute("COMMIT")
+    rows = [cursor.fetchone() for cursor in cursors]  # the pipeline's end fetched every result
     return [None if row is None else tuple(convert(value) if convert else value
                                            for convert, value in zip(results, row))
             for row, (_, _, results) in zip(rows, sent)]

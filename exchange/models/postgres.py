@@ -94,6 +94,14 @@ def without_begin(session: Session) -> Iterator[None]:
     if connection is None:
         yield
         return
+    with autocommit(connection):
+        yield
+
+
+@contextmanager
+def autocommit(connection) -> Iterator[None]:
+    """The psycopg connection under this SQLAlchemy `connection` in autocommit inside the block, and out of it after;
+    one that broke meanwhile is invalidated, so that it never returns to the pool in autocommit."""
     driver = connection.connection.driver_connection
     driver.autocommit = True
     failed = True
@@ -103,7 +111,7 @@ def without_begin(session: Session) -> Iterator[None]:
     finally:
         try:
             driver.autocommit = False
-        except psycopg.Error:  # the connection broke meanwhile: it must never return to the pool in autocommit
+        except psycopg.Error:
             connection.invalidate()
             if not failed:
                 raise

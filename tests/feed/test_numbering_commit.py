@@ -2,12 +2,14 @@
 
 The feed's counter is the one row every transaction that records events locks; it is held from the numbering to the
 commit. Sending both together means it is never held while the app, between the answer and its `COMMIT`, serves other
-requests. These tests pin what that must not break: everything the session holds is in the same transaction, and a
-savepoint's commit does not commit the transaction around it.
+requests. These tests pin what that must not break: everything the session holds is in the same transaction, a
+savepoint's commit does not commit the transaction around it, and a pipeline is one round trip (one Sync), which
+commits all of its statements or none.
 """
+import psycopg
 import pytest
-from psycopg import pq
-from sqlalchemy import event, select, text
+from psycopg import _pipeline_base, pq
+from sqlalchemy import Integer, bindparam, event, literal, select, text, update
 
 from exchange.extensions import db
 from exchange.feed import publish
@@ -73,3 +75,91 @@ def test_a_savepoint_commits_nothing_of_the_transaction_around_it(login_as, make
     db.session.expire_all()
     assert last_seq() == before
     assert db.session.get(Lot, lot.id).description != "avant"
+
+
+_lots = Lot.__table__
+_TAKE_ONE = select(update(_lots).where(_lots.c.id == bindparam("lot_id"))
+                   .values(quantity_available=_lots.c.quantity_available - 1, updated_at=_lots.c.updated_at)
+                   .returning(_lots.c.quantity_available).cte("taken").c.quantity_available)
+_FAILING = select(literal(1, Integer) // bindparam("zero", type_=Integer))
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """What psycopg sends from now on: its cursors' statements, its own commands (BEGIN, COMMIT) and its Syncs, each
+    of which it waits for (a round trip)."""
+    seen = {"statements": [], "commands": [], "syncs": 0}
+    execute, command, sync = psycopg.Cursor.execute, psycopg.Connection._exec_command, \
+        _pipeline_base.BasePipeline._enqueue_sync
+
+    def executed(cursor, query, *args, **kwargs):
+        seen["statements"].append(str(query).split(None, 1)[0].upper())
+        return execute(cursor, query, *args, **kwargs)
+
+    def commanded(conn, command_, *args, **kwargs):
+        seen["commands"].append(bytes(command_).decode() if isinstance(command_, bytes) else str(command_))
+        return command(conn, command_, *args, **kwargs)
+
+    def synced(pipeline):
+        seen["syncs"] += 1
+        return sync(pipeline)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", executed)
+    monkeypatch.setattr(psycopg.Connection, "_exec_command", commanded)
+    monkeypatch.setattr(_pipeline_base.BasePipeline, "_enqueue_sync", synced)
+    return seen
+
+
+def stock(lot_id):
+    db.session.rollback()
+    return db.session.scalar(select(Lot.quantity_available).where(Lot.id == lot_id))
+
+
+def test_an_open_transaction_is_committed_by_a_commit_sent_in_the_pipeline(login_as, make_farm, make_lot, sent):
+    producer, _ = login_as("producer")
+    lot = make_lot(make_farm(producer), quantity=5)
+    lot.description = "Récoltées ce matin"
+    db.session.flush()  # the transaction is open in PostgreSQL
+    sent.update(statements=[], commands=[], syncs=0)
+    publish.lot_event(lot, "updated")
+    db.session.commit()
+    assert sent["statements"][-2:] == ["WITH", "COMMIT"]  # the numbers, then the commit, in one pipeline
+    assert sent["syncs"] == 1 and "COMMIT" not in sent["commands"]
+    db.session.expire_all()
+    assert db.session.get(Lot, lot.id).description == "Récoltées ce matin"
+
+
+def test_a_pipeline_opening_the_transaction_sends_no_begin_and_commits_at_its_sync(login_as, make_farm, make_lot,
+                                                                                     sent):
+    producer, _ = login_as("producer")
+    lot_id = make_lot(make_farm(producer), quantity=5).id
+    db.session.commit()
+    assert driver_status() == pq.TransactionStatus.IDLE
+    sent.update(statements=[], commands=[], syncs=0)
+    first, second = publish.commit_pipelined(db.session(), (_TAKE_ONE, {"lot_id": lot_id}),
+                                             (_TAKE_ONE, {"lot_id": lot_id}))
+    assert (first, second) == ((4,), (3,))
+    assert sent == {"statements": ["WITH", "WITH"], "commands": [], "syncs": 1}
+    driver = db.session.connection().connection.driver_connection
+    assert not driver.autocommit and driver.info.transaction_status == pq.TransactionStatus.IDLE
+    db.session.commit()
+    with db.engine.connect() as other:  # committed: another connection sees it
+        assert other.scalar(select(Lot.quantity_available).where(Lot.id == lot_id)) == 3
+
+
+def test_a_failing_statement_takes_the_whole_pipeline_back(login_as, make_farm, make_lot):
+    producer, _ = login_as("producer")
+    lot = make_lot(make_farm(producer), quantity=5)
+    lot_id = lot.id
+    db.session.commit()
+    with pytest.raises(psycopg.errors.DivisionByZero):  # nothing of the transaction sent before: implicit
+        publish.commit_pipelined(db.session(), (_TAKE_ONE, {"lot_id": lot_id}), (_FAILING, {"zero": 0}))
+    assert not db.session.connection().connection.driver_connection.autocommit
+    assert stock(lot_id) == 5
+
+    db.session.get(Lot, lot_id).description = "avant"
+    db.session.flush()  # an open transaction, committed by the pipeline's COMMIT
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        publish.commit_pipelined(db.session(), (_TAKE_ONE, {"lot_id": lot_id}), (_FAILING, {"zero": 0}))
+    assert stock(lot_id) == 5
+    assert db.session.get(Lot, lot_id).description != "avant"

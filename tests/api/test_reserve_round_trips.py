@@ -1,15 +1,14 @@
 """What a reservation costs the database: on PostgreSQL, after its read of the lot, one round trip (the take, its
 events and the COMMIT together), so that the lot's row is held only while PostgreSQL runs them; nowhere a query
 after the commit to build the answer."""
-import psycopg
 import pytest
-from psycopg import _pipeline_base
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from exchange.extensions import db
 from exchange.feed import publish
 from exchange.models import FeedEvent, Reservation
+from tests.psycopg_traffic import record_traffic
 
 API = "/api/v1"
 
@@ -19,26 +18,7 @@ def watched(app, monkeypatch):
     """The statements SQLAlchemy sends (and whether the session had committed), the pipelines sent around it and,
     on PostgreSQL, what psycopg sends: its commands (BEGIN, COMMIT) and statements, with its autocommit, and its
     pipelines' Syncs (each waited for: a round trip)."""
-    seen = {"statements": [], "committed": False, "pipelines": [], "psycopg": [], "syncs": 0}
-    command, execute = psycopg.Connection._exec_command, psycopg.Cursor.execute
-    sync = _pipeline_base.BasePipeline._enqueue_sync
-
-    def commanded(conn, sql, *args, **kwargs):
-        seen["psycopg"].append(bytes(sql).decode() if isinstance(sql, bytes) else str(sql))
-        return command(conn, sql, *args, **kwargs)
-
-    def executed(cursor, sql, *args, **kwargs):
-        text = sql if isinstance(sql, str) else repr(sql)  # the test's own setup composes some
-        seen["psycopg"].append(text.split(None, 1)[0].upper() + (" (autocommit)" if cursor.connection.autocommit else ""))
-        return execute(cursor, sql, *args, **kwargs)
-
-    def synced(pipeline):
-        seen["syncs"] += 1
-        return sync(pipeline)
-
-    monkeypatch.setattr(psycopg.Connection, "_exec_command", commanded)
-    monkeypatch.setattr(psycopg.Cursor, "execute", executed)
-    monkeypatch.setattr(_pipeline_base.BasePipeline, "_enqueue_sync", synced)
+    seen = {"statements": [], "committed": False, "pipelines": [], "psycopg": record_traffic(monkeypatch)}
 
     def sent(conn, cursor, statement, params, context, executemany):
         seen["statements"].append((seen["committed"], statement.split(None, 1)[0].upper()))
@@ -71,8 +51,7 @@ def test_a_reservation_reads_the_lot_then_takes_writes_and_commits_in_one_round_
     watched["statements"].clear(), watched["pipelines"].clear()
     watched["committed"] = False
     db.session.remove()  # nothing of the first request's objects left in a session: as in another request
-    watched["psycopg"].clear()
-    watched["syncs"] = 0
+    watched["psycopg"].update(sent=[], syncs=0)
 
     answer = client.post(f"{API}/lots/{lot.id}/reservations", json={"quantity": 2}, headers=headers)
 
@@ -83,8 +62,8 @@ def test_a_reservation_reads_the_lot_then_takes_writes_and_commits_in_one_round_
         assert watched["pipelines"] == [2]  # the take with the hold, the events: committed at the pipeline's Sync
         # Neither the read nor the pipeline sends psycopg's BEGIN (its own round trip) or COMMIT: the read runs on
         # its own, and the pipeline's statements run as one implicit transaction, committed at its one Sync.
-        assert watched["psycopg"] == ["SELECT (autocommit)", "WITH (autocommit)", "WITH (autocommit)"]
-        assert watched["syncs"] == 1
+        assert watched["psycopg"] == {"sent": ["SELECT (autocommit)", "WITH (autocommit)", "WITH (autocommit)"],
+                                      "syncs": 1}
         assert not db.session.connection().connection.driver_connection.autocommit
     body = answer.get_json()
     stored = db.session.get(Reservation, body["id"])

@@ -8,13 +8,14 @@ commits all of its statements or none.
 """
 import psycopg
 import pytest
-from psycopg import _pipeline_base, pq
+from psycopg import pq
 from sqlalchemy import Integer, bindparam, event, literal, select, text, update
 
 from exchange.extensions import db
 from exchange.feed import publish
 from exchange.models import FeedEvent, Lot
 from tests.conftest import PG_URL
+from tests.psycopg_traffic import record_traffic
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: set TEST_DATABASE_URL")
 
@@ -86,28 +87,7 @@ _FAILING = select(literal(1, Integer) // bindparam("zero", type_=Integer))
 
 @pytest.fixture
 def sent(monkeypatch):
-    """What psycopg sends from now on: its cursors' statements, its own commands (BEGIN, COMMIT) and its Syncs, each
-    of which it waits for (a round trip)."""
-    seen = {"statements": [], "commands": [], "syncs": 0}
-    execute, command, sync = psycopg.Cursor.execute, psycopg.Connection._exec_command, \
-        _pipeline_base.BasePipeline._enqueue_sync
-
-    def executed(cursor, query, *args, **kwargs):
-        seen["statements"].append(str(query).split(None, 1)[0].upper())
-        return execute(cursor, query, *args, **kwargs)
-
-    def commanded(conn, command_, *args, **kwargs):
-        seen["commands"].append(bytes(command_).decode() if isinstance(command_, bytes) else str(command_))
-        return command(conn, command_, *args, **kwargs)
-
-    def synced(pipeline):
-        seen["syncs"] += 1
-        return sync(pipeline)
-
-    monkeypatch.setattr(psycopg.Cursor, "execute", executed)
-    monkeypatch.setattr(psycopg.Connection, "_exec_command", commanded)
-    monkeypatch.setattr(_pipeline_base.BasePipeline, "_enqueue_sync", synced)
-    return seen
+    return record_traffic(monkeypatch)
 
 
 def stock(lot_id):
@@ -120,11 +100,11 @@ def test_an_open_transaction_is_committed_by_a_commit_sent_in_the_pipeline(login
     lot = make_lot(make_farm(producer), quantity=5)
     lot.description = "Récoltées ce matin"
     db.session.flush()  # the transaction is open in PostgreSQL
-    sent.update(statements=[], commands=[], syncs=0)
+    sent.update(sent=[], syncs=0)
     publish.lot_event(lot, "updated")
     db.session.commit()
-    assert sent["statements"][-2:] == ["WITH", "COMMIT"]  # the numbers, then the commit, in one pipeline
-    assert sent["syncs"] == 1 and "COMMIT" not in sent["commands"]
+    assert sent["sent"][-2:] == ["WITH", "COMMIT"]  # the numbers, then the commit, in one pipeline
+    assert sent["syncs"] == 1 and "psycopg COMMIT" not in sent["sent"]
     db.session.expire_all()
     assert db.session.get(Lot, lot.id).description == "Récoltées ce matin"
 
@@ -135,11 +115,11 @@ def test_a_pipeline_opening_the_transaction_sends_no_begin_and_commits_at_its_sy
     lot_id = make_lot(make_farm(producer), quantity=5).id
     db.session.commit()
     assert driver_status() == pq.TransactionStatus.IDLE
-    sent.update(statements=[], commands=[], syncs=0)
+    sent.update(sent=[], syncs=0)
     first, second = publish.commit_pipelined(db.session(), (_TAKE_ONE, {"lot_id": lot_id}),
                                              (_TAKE_ONE, {"lot_id": lot_id}))
     assert (first, second) == ((4,), (3,))
-    assert sent == {"statements": ["WITH", "WITH"], "commands": [], "syncs": 1}
+    assert sent == {"sent": ["WITH (autocommit)", "WITH (autocommit)"], "syncs": 1}
     driver = db.session.connection().connection.driver_connection
     assert not driver.autocommit and driver.info.transaction_status == pq.TransactionStatus.IDLE
     db.session.commit()

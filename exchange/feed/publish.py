@@ -22,6 +22,7 @@ import datetime as dt
 from contextlib import nullcontext
 from typing import Callable, Iterable
 
+import psycopg
 from flask import current_app, has_app_context
 from psycopg.pq import TransactionStatus
 from sqlalchemy import BigInteger, bindparam, event, insert, literal, select, true, union_all, update
@@ -244,20 +245,20 @@ def _compiled(statement, dialect):
 
 def commit_pipelined(session: Session, *statements) -> list[tuple | None]:
     """PostgreSQL: the `statements` ((statement, parameters) pairs, each a SELECT or answering rows) and the
-    transaction's commit, sent together in psycopg's pipeline mode and ended by one Sync: one round trip, so that
+    transaction's `COMMIT`, sent together in psycopg's pipeline mode and ended by one Sync: one round trip, so that
     the rows they lock are held only while PostgreSQL runs them and commits, never while this process, between an
     answer and the next statement, serves other requests (under gevent, a worker may take several milliseconds to
     come back). Answers each statement's first row, converted as SQLAlchemy would (None when it has none).
 
-    Whatever the session has not written yet is flushed first. When that opened the transaction, a `COMMIT`
-    follows the statements. When nothing of the transaction has reached PostgreSQL yet, the statements go
-    without psycopg's `BEGIN` (which it would send and wait for in a round trip of its own) and without a
-    `COMMIT`: everything before a pipeline's Sync runs as one implicit transaction, which PostgreSQL commits at
-    the Sync, or rolls back whole when a statement fails (the protocol's "Pipelining"). psycopg's own `commit()`
-    would cost a second round trip, for the Sync it sends after it besides the one that ends the pipeline.
-    The session's own commit, afterwards, finds the transaction over (psycopg does nothing) and runs its hooks
-    (delivery). An error in a statement (a unique key, say) is psycopg's own, raised here with nothing
-    committed."""
+    Whatever the session has not written yet is flushed first. When nothing of the transaction has reached
+    PostgreSQL yet, its `BEGIN` goes in the pipeline too, as a statement: psycopg's own would be sent with a Sync
+    and waited for, a round trip of its own, and so would its `commit()`, hence the `COMMIT` statement. When
+    anything fails, PostgreSQL's side included, the transaction is rolled back before the error goes on: psycopg
+    ends a pipeline with its Sync even on an exception raised here (a value it cannot send, a greenlet killed),
+    which must not commit the statements already sent; and the `ROLLBACK` makes psycopg forget the statements it
+    believes prepared, some of which the failure kept PostgreSQL from preparing. The session's own commit,
+    afterwards, finds the transaction over (psycopg does nothing) and runs its hooks (delivery). An error in a
+    statement (a unique key, say) is psycopg's own, raised here with nothing committed."""
     session.flush()
     connection = session.connection()
     dialect = connection.dialect
@@ -268,19 +269,34 @@ def commit_pipelined(session: Session, *statements) -> list[tuple | None]:
                   for name, value in compiled.construct_params(params).items()}
         sent.append((compiled.string, values, results))
     driver = connection.connection.driver_connection
-    opened = driver.info.transaction_status != TransactionStatus.IDLE
-    with nullcontext() if opened or driver.autocommit else autocommit(connection), driver.pipeline():
-        cursors = []
-        for sql, values, _ in sent:
-            cursor = driver.cursor()
-            cursor.execute(sql, values)
-            cursors.append(cursor)
-        if opened:
-            driver.execute("COMMIT")
+    begin = driver.info.transaction_status == TransactionStatus.IDLE  # nothing of this transaction sent yet
+    with autocommit(connection) if begin and not driver.autocommit else nullcontext():  # no BEGIN of psycopg's
+        try:
+            with driver.pipeline():
+                if begin:
+                    driver.execute("BEGIN")
+                cursors = []
+                for sql, values, _ in sent:
+                    cursor = driver.cursor()
+                    cursor.execute(sql, values)
+                    cursors.append(cursor)
+                driver.execute("COMMIT")
+        except BaseException:
+            _roll_back(driver)
+            raise
     rows = [cursor.fetchone() for cursor in cursors]  # the pipeline's end fetched every result
     return [None if row is None else tuple(convert(value) if convert else value
                                            for convert, value in zip(results, row))
             for row, (_, _, results) in zip(rows, sent)]
+
+
+def _roll_back(driver) -> None:
+    """After a pipeline that failed: its transaction rolled back, unless the connection is gone (the pool then
+    replaces it)."""
+    try:
+        driver.rollback()
+    except psycopg.Error:
+        pass
 
 
 def deliver_after_commit(session: Session, events: list[dict], last: int, watch_version: int) -> None:

@@ -60,10 +60,10 @@ def test_a_reservation_reads_the_lot_then_takes_writes_and_commits_in_one_round_
     if db.engine.dialect.name == "postgresql":
         assert watched["statements"] == [(False, "SELECT")]  # the lot, with its farm
         assert watched["pipelines"] == [2]  # the take with the hold, the events: committed at the pipeline's Sync
-        # Neither the read nor the pipeline sends psycopg's BEGIN (its own round trip) or COMMIT: the read runs on
-        # its own, and the pipeline's statements run as one implicit transaction, committed at its one Sync.
-        assert watched["psycopg"] == {"sent": ["SELECT (autocommit)", "WITH (autocommit)", "WITH (autocommit)"],
-                                      "syncs": 1}
+        # No BEGIN of psycopg's (sent with a Sync and waited for: a round trip of its own): the read runs on its
+        # own, and the transaction's BEGIN and COMMIT travel in the pipeline, ended by its one Sync.
+        assert watched["psycopg"] == {"sent": ["SELECT (autocommit)", "BEGIN (autocommit)", "WITH (autocommit)",
+                                               "WITH (autocommit)", "COMMIT (autocommit)"], "syncs": 1}
         assert not db.session.connection().connection.driver_connection.autocommit
     body = answer.get_json()
     stored = db.session.get(Reservation, body["id"])

@@ -9,7 +9,7 @@ commits all of its statements or none.
 import psycopg
 import pytest
 from psycopg import pq
-from sqlalchemy import Integer, bindparam, event, literal, select, text, update
+from sqlalchemy import Integer, String, bindparam, event, literal, select, text, update
 
 from exchange.extensions import db
 from exchange.feed import publish
@@ -83,6 +83,7 @@ _TAKE_ONE = select(update(_lots).where(_lots.c.id == bindparam("lot_id"))
                    .values(quantity_available=_lots.c.quantity_available - 1, updated_at=_lots.c.updated_at)
                    .returning(_lots.c.quantity_available).cte("taken").c.quantity_available)
 _FAILING = select(literal(1, Integer) // bindparam("zero", type_=Integer))
+_TEXT = select(bindparam("text", type_=String))
 
 
 @pytest.fixture
@@ -109,7 +110,7 @@ def test_an_open_transaction_is_committed_by_a_commit_sent_in_the_pipeline(login
     assert db.session.get(Lot, lot.id).description == "Récoltées ce matin"
 
 
-def test_a_pipeline_opening_the_transaction_sends_no_begin_and_commits_at_its_sync(login_as, make_farm, make_lot,
+def test_a_pipeline_opening_the_transaction_sends_its_begin_in_it(login_as, make_farm, make_lot,
                                                                                      sent):
     producer, _ = login_as("producer")
     lot_id = make_lot(make_farm(producer), quantity=5).id
@@ -119,7 +120,9 @@ def test_a_pipeline_opening_the_transaction_sends_no_begin_and_commits_at_its_sy
     first, second = publish.commit_pipelined(db.session(), (_TAKE_ONE, {"lot_id": lot_id}),
                                              (_TAKE_ONE, {"lot_id": lot_id}))
     assert (first, second) == ((4,), (3,))
-    assert sent == {"sent": ["WITH (autocommit)", "WITH (autocommit)"], "syncs": 1}
+    # psycopg's BEGIN would have gone with a Sync of its own, waited for: the pipeline's own is the only one.
+    assert sent == {"sent": ["BEGIN (autocommit)", "WITH (autocommit)", "WITH (autocommit)", "COMMIT (autocommit)"],
+                    "syncs": 1}
     driver = db.session.connection().connection.driver_connection
     assert not driver.autocommit and driver.info.transaction_status == pq.TransactionStatus.IDLE
     db.session.commit()
@@ -132,7 +135,7 @@ def test_a_failing_statement_takes_the_whole_pipeline_back(login_as, make_farm, 
     lot = make_lot(make_farm(producer), quantity=5)
     lot_id = lot.id
     db.session.commit()
-    with pytest.raises(psycopg.errors.DivisionByZero):  # nothing of the transaction sent before: implicit
+    with pytest.raises(psycopg.errors.DivisionByZero):  # nothing of the transaction sent before: BEGIN in it
         publish.commit_pipelined(db.session(), (_TAKE_ONE, {"lot_id": lot_id}), (_FAILING, {"zero": 0}))
     assert not db.session.connection().connection.driver_connection.autocommit
     assert stock(lot_id) == 5
@@ -143,3 +146,36 @@ def test_a_failing_statement_takes_the_whole_pipeline_back(login_as, make_farm, 
         publish.commit_pipelined(db.session(), (_TAKE_ONE, {"lot_id": lot_id}), (_FAILING, {"zero": 0}))
     assert stock(lot_id) == 5
     assert db.session.get(Lot, lot_id).description != "avant"
+
+
+def test_a_pipeline_failing_before_it_ends_commits_nothing(login_as, make_farm, make_lot):
+    """psycopg sends the pipeline's Sync even when the block ends on an exception raised here (a value it cannot
+    send, a greenlet killed at a worker's shutdown): the statement already sent must not be committed by it."""
+    producer, _ = login_as("producer")
+    lot_id = make_lot(make_farm(producer), quantity=5).id
+    db.session.commit()
+    with pytest.raises(psycopg.DataError):  # NUL cannot be sent in a text parameter: raised before it leaves
+        publish.commit_pipelined(db.session(), (_TAKE_ONE, {"lot_id": lot_id}), (_TEXT, {"text": "a\x00b"}))
+    assert stock(lot_id) == 5
+    assert not db.session.connection().connection.driver_connection.autocommit
+
+
+@pytest.mark.parametrize("failing", [4, 5, 6])
+def test_a_failed_pipeline_leaves_no_statement_psycopg_believes_prepared(login_as, make_farm, make_lot, failing):
+    """psycopg prepares a statement the sixth time it runs it; in a pipeline whose first statement failed,
+    PostgreSQL skips the second one's preparing but psycopg counts it as done, until a ROLLBACK makes it forget.
+    Every later pipeline on that connection must still work."""
+    producer, _ = login_as("producer")
+    lot_id = make_lot(make_farm(producer), quantity=50).id
+    db.session.commit()
+    db.session.remove()
+    db.engine.dispose()  # a new connection: nothing prepared yet
+    for i in range(12):
+        if i == failing:
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                publish.commit_pipelined(db.session(), (_FAILING, {"zero": 0}), (_TAKE_ONE, {"lot_id": lot_id}))
+            db.session.rollback()
+        else:
+            publish.commit_pipelined(db.session(), (_FAILING, {"zero": 1}), (_TAKE_ONE, {"lot_id": lot_id}))
+            db.session.commit()
+    assert stock(lot_id) == 50 - 11

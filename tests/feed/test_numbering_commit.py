@@ -110,8 +110,7 @@ def test_an_open_transaction_is_committed_by_a_commit_sent_in_the_pipeline(login
     assert db.session.get(Lot, lot.id).description == "Récoltées ce matin"
 
 
-def test_a_pipeline_opening_the_transaction_sends_its_begin_in_it(login_as, make_farm, make_lot,
-                                                                                     sent):
+def test_a_pipeline_opening_the_transaction_sends_its_begin_in_it(login_as, make_farm, make_lot, sent):
     producer, _ = login_as("producer")
     lot_id = make_lot(make_farm(producer), quantity=5).id
     db.session.commit()
@@ -132,8 +131,7 @@ def test_a_pipeline_opening_the_transaction_sends_its_begin_in_it(login_as, make
 
 def test_a_failing_statement_takes_the_whole_pipeline_back(login_as, make_farm, make_lot):
     producer, _ = login_as("producer")
-    lot = make_lot(make_farm(producer), quantity=5)
-    lot_id = lot.id
+    lot_id = make_lot(make_farm(producer), quantity=5).id
     db.session.commit()
     with pytest.raises(psycopg.errors.DivisionByZero):  # nothing of the transaction sent before: BEGIN in it
         publish.commit_pipelined(db.session(), (_TAKE_ONE, {"lot_id": lot_id}), (_FAILING, {"zero": 0}))

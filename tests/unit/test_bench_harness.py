@@ -76,7 +76,7 @@ def test_the_speed_reference_is_cpu_time_of_fixed_work(monkeypatch):
     assert speed_reference(times=3) == 50.0
 
 
-def test_stolen_share_between_two_readings(tmp_path):
+def test_stolen_share_between_two_readings():
     assert steal_percent((1000, 10), (3000, 210)) == 10.0
     assert steal_percent(None, (3000, 210)) is None and steal_percent((1000, 10), (1000, 10)) is None
     ticks = cpu_ticks()
